@@ -1,0 +1,50 @@
+"""Scrapy settings of the newswatch project.
+
+These are the defaults for every crawl, also when the project runs under
+``scrapy crawl`` or scrapyd. ``newswatch crawl`` layers the settings derived from
+the config file on top (see ``newswatch/crawl.py``).
+"""
+
+from crawler import __version__
+
+BOT_NAME = "newswatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# Good citizenship by default: identify, obey robots.txt, throttle, cap per domain.
+CONTACT_URL = "https://github.com/newswatch/newswatch"
+USER_AGENT = f"newswatch/{__version__} (+{CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5
+RANDOMIZE_DOWNLOAD_DELAY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+REDIRECT_MAX_TIMES = 10
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+
+ITEM_PIPELINES = {
+    "pipelines.extract.ExtractPipeline": 100,
+    "pipelines.normalize.NormalizePipeline": 200,
+    "pipelines.language.LanguageFilterPipeline": 300,
+    "pipelines.topics.TopicFilterPipeline": 400,
+    "pipelines.duplicates.DuplicatePipeline": 500,
+    "pipelines.index.IndexPipeline": 600,
+}
+EXTENSIONS = {
+    "crawler.extensions.DropReasons": 0,
+}
+LOG_FORMATTER = "crawler.extensions.QuietDropFormatter"
+LOG_LEVEL = "INFO"

@@ -1,0 +1,56 @@
+"""SiteSpider: start pages and the links within the source's domains."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response
+from scrapy.linkextractors import LinkExtractor
+
+from crawler.items import EntryHint
+from crawler.spiders.base import NewsSpider
+from crawler.urls import normalize_url
+
+
+class SiteSpider(NewsSpider):
+    """Follows links from start pages, bounded by depth and page count.
+
+    Every HTML page is offered to the extract stage, which keeps only pages that
+    look like articles; section and index pages are only followed.
+    """
+
+    kind = "site"
+
+    def __init__(self, source: Any, **kwargs: Any) -> None:
+        super().__init__(source, **kwargs)
+        domains = sorted({urlsplit(u).hostname or "" for u in source.urls} - {""})
+        self.allowed_domains = domains
+        self.links = LinkExtractor(
+            allow=source.allow, deny=source.deny, allow_domains=domains, unique=True
+        )
+        self.seen: set[str] = set()  # normalised URLs already requested: counts toward max_pages
+
+    def start_requests(self) -> Iterator[Any]:
+        for url in self.source.urls:
+            self.seen.add(normalize_url(url))
+            yield self.start_request(normalize_url(url), self.parse_page)
+
+    def parse_page(self, response: Response, hint: EntryHint | None = None) -> Iterator[Any]:
+        yield from self.parse_article(response)
+        if not hasattr(response, "text"):
+            return
+        depth = response.meta.get("depth", 0)
+        if depth >= self.source.max_depth:
+            return
+        for link in self.links.extract_links(response):
+            url = normalize_url(link.url)
+            if url in self.seen:
+                continue
+            if len(self.seen) >= self.source.max_pages:
+                self.crawler.stats.inc_value("newswatch/skipped/max-pages")
+                return
+            self.seen.add(url)
+            yield scrapy.Request(url, callback=self.parse_page)

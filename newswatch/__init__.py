@@ -1,0 +1,1 @@
+"""newswatch: the application people run (config, CLI, crawl runner, demo)."""

@@ -1,0 +1,311 @@
+"""The ``newswatch`` command line: a thin layer over config, crawl, stores and search.
+
+Every command does one thing. Errors a user can cause or fix (a bad config, a
+bad query, a store that is down) print one line and exit non-zero; no traceback
+reaches the terminal unless ``--debug`` asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from newswatch.config import Config, ConfigError, load_config
+from pipelines.stores import StoreError, open_store
+from pipelines.stores.base import SearchRequest, Store
+from search.query import QuerySyntaxError
+from search.snippets import to_terminal
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class UserError(click.ClickException):
+    """An error to show as one line: ``newswatch: <message>``."""
+
+    exit_code = EXIT_USAGE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"newswatch: {self.format_message()}", err=True)
+
+
+def _friendly(command: Callable) -> Callable:
+    """Turn the errors a user can meet into one-line messages."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ConfigError, StoreError) as exc:
+            raise UserError(str(exc)) from None
+        except QuerySyntaxError as exc:
+            raise UserError(f"bad query: {exc}") from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH", help="Config file (default: "
+              "$NEWSWATCH_CONFIG, ./newswatch.toml, or the built-in defaults).")  # fmt: skip
+@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks.")
+@click.version_option(package_name="newswatch")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+    """newswatch: collect, filter and search news coverage of the AI race."""
+    ctx.obj = {"config_path": config_path, "debug": debug}
+
+
+def _config(ctx: click.Context) -> Config:
+    if "config" not in ctx.obj:
+        ctx.obj["config"] = load_config(ctx.obj["config_path"])
+    return ctx.obj["config"]
+
+
+def _store(ctx: click.Context) -> Store:
+    config = _config(ctx)
+    return open_store(config.store, languages=list(config.filters.languages))
+
+
+# --- crawl -------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--source", "names", multiple=True, metavar="NAME", help="Crawl only this source "
+              "(repeatable).")  # fmt: skip
+@click.option("--log-file", metavar="PATH", help="Write Scrapy's log (INFO) to this file.")
+@click.pass_context
+@_friendly
+def crawl(ctx: click.Context, names: tuple[str, ...], log_file: str | None) -> None:
+    """Crawl the configured sources once and index what they publish."""
+    from newswatch.crawl import format_reports, run_crawl
+
+    config = _config(ctx)
+    sources = [config.source(n) for n in names] if names else [
+        s for s in config.sources if s.enabled
+    ]  # fmt: skip
+    if not sources:
+        raise UserError(f"{config.path}: no sources to crawl")
+    progress = sys.stderr if sys.stderr.isatty() else None
+    reports = run_crawl(config, sources, log_file=log_file, progress=progress)
+    click.echo(format_reports(reports))
+    failed = [r.source for r in reports if r.failed]
+    if failed:
+        click.echo(f"newswatch: {len(failed)} source(s) failed: {', '.join(failed)}", err=True)
+        ctx.exit(EXIT_FAILED)
+
+
+# --- search ------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--lang", "languages", multiple=True, metavar="CODE", help="Only this language.")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source.")
+@click.option("--topic", "topics", multiple=True, metavar="NAME", help="Only this topic.")
+@click.option("--since", metavar="DATE", help="Published on or after (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Published on or before (YYYY-MM-DD).")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance",
+              show_default=True)  # fmt: skip
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--page", type=click.IntRange(1, 100000), default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@_friendly
+def search(ctx: click.Context, query: tuple[str, ...], languages: tuple[str, ...],
+           sources: tuple[str, ...], topics: tuple[str, ...], since: str | None,
+           until: str | None, sort: str, limit: int, page: int, as_json: bool) -> None:  # fmt: skip
+    """Search the index. QUERY: words (all must match), "exact phrase", OR, -exclude, prefix*."""
+    request = SearchRequest(
+        query=" ".join(query), languages=list(languages), sources=list(sources),
+        topics=list(topics), since=since, until=until, sort=sort,  # type: ignore[arg-type]
+        page=page, size=limit,
+    )  # fmt: skip
+    store = _store(ctx)
+    try:
+        result = store.search(request)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({
+            "query": request.query, "total": result.total, "page": page,
+            "hits": [{
+                "id": h.article.id, "url": h.article.url, "title": h.article.title,
+                "source": h.article.source, "language": h.article.language,
+                "published_at": h.article.published_at, "topics": h.article.topics,
+                "snippet": h.snippet.text, "highlights": [list(s) for s in h.snippet.spans],
+                "score": h.score,
+            } for h in result.hits],
+        }, ensure_ascii=False, indent=2))  # fmt: skip
+        return
+    color = sys.stdout.isatty()
+    shown = f"{request.offset + 1}-{request.offset + len(result.hits)} of " if result.hits else ""
+    click.echo(f"{shown}{result.total} result(s) for {request.query!r}")
+    for number, hit in enumerate(result.hits, start=request.offset + 1):
+        a = hit.article
+        meta = " · ".join(filter(None, [a.source, a.language, (a.published_at or "")[:10],
+                                        ", ".join(a.topics)]))  # fmt: skip
+        click.echo(f"\n{number:>3}. {to_terminal(hit.title, color)}")
+        click.echo(f"     {meta}  [{a.id}]")
+        click.echo(f"     {to_terminal_url(a.url)}")
+        if hit.snippet.text:
+            click.echo(f"     {to_terminal(hit.snippet, color)}")
+
+
+def to_terminal_url(url: str) -> str:
+    return "".join(c for c in url if c.isprintable())
+
+
+@cli.command()
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the article as JSON.")
+@click.pass_context
+@_friendly
+def show(ctx: click.Context, article_id: str, as_json: bool) -> None:
+    """Show one stored article by id."""
+    store = _store(ctx)
+    try:
+        article = store.get(article_id)
+    finally:
+        store.close()
+    if article is None:
+        raise UserError(f"no article with id {article_id!r}")
+    if as_json:
+        data = article.to_dict()
+        data.pop("lsh_bands", None)
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    fields = [
+        ("title", article.title), ("url", article.url), ("canonical", article.canonical_url),
+        ("source", article.source), ("site", article.site_name),
+        ("authors", ", ".join(article.authors)), ("published", article.published_at),
+        ("modified", article.modified_at),
+        ("language", f"{article.language} ({article.language_source}, "
+                     f"p={article.language_probability})"),
+        ("topics", ", ".join(article.topics)), ("story", article.story_id),
+        ("revision", str(article.revision)), ("fetched", article.fetched_at),
+    ]  # fmt: skip
+    for name, value in fields:
+        if value:
+            click.echo(f"{name:>10}: {to_terminal_url(str(value))}")
+    click.echo("")
+    click.echo("".join(c for c in article.body if c.isprintable() or c == "\n"))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+@_friendly
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Per source: articles, languages, drops by reason in the last crawl, last crawl."""
+    store = _store(ctx)
+    try:
+        data = store.stats()
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{data['articles']} article(s)")
+    for name, entry in data["sources"].items():
+        languages = ", ".join(f"{k} {v}" for k, v in entry.get("languages", {}).items())
+        last = entry.get("last_crawl") or {}
+        click.echo(f"\n{name}: {entry.get('articles', 0)} article(s)"
+                   + (f" ({languages})" if languages else ""))  # fmt: skip
+        if entry.get("newest_article"):
+            click.echo(f"  newest article: {entry['newest_article']}")
+        if last:
+            click.echo(f"  last crawl: {last.get('finished_at')} {last.get('status')}"
+                       + (f" ({last['error']})" if last.get("error") else ""))  # fmt: skip
+        dropped = entry.get("dropped") or {}
+        if dropped:
+            click.echo(
+                "  dropped in last crawl: " + ", ".join(f"{k} {v}" for k, v in dropped.items())
+            )
+
+
+@cli.command()
+@click.pass_context
+@_friendly
+def sources(ctx: click.Context) -> None:
+    """List the configured sources."""
+    config = _config(ctx)
+    for s in config.sources:
+        extras = ", ".join(filter(None, [s.language and f"lang {s.language}",
+                                         s.every and f"every {s.every}",
+                                         not s.enabled and "disabled"]))  # fmt: skip
+        click.echo(f"{s.name:<28} {s.kind:<8} {s.urls[0]}" + (f"  ({extras})" if extras else ""))
+        for url in s.urls[1:]:
+            click.echo(f"{'':<28} {'':<8} {url}")
+
+
+# --- topics ------------------------------------------------------------------
+
+
+@cli.group()
+def topics() -> None:
+    """Work with topic rules."""
+
+
+@topics.command("test")
+@click.argument("where", metavar="FILE|URL|-")
+@click.option("--lang", "language", metavar="CODE", help="The text's language (for stemmed terms).")
+@click.pass_context
+@_friendly
+def topics_test(ctx: click.Context, where: str, language: str | None) -> None:
+    """Show which terms of which topics match a text, an HTML file or a web page."""
+    from newswatch.topics import explain, read_document
+
+    config = _config(ctx)
+    title, body = read_document(where, config)
+    click.echo(explain(config.topics, title, body, language))
+
+
+# --- demo --------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--store", "store_path", metavar="PATH", help="SQLite file for the demo index "
+              "(default: the configured SQLite store).")  # fmt: skip
+@click.pass_context
+@_friendly
+def demo(ctx: click.Context, store_path: str | None) -> None:
+    """Serve the sample news site on 127.0.0.1, crawl it, index it, and search it."""
+    from newswatch.demo.run import run_demo
+
+    ok = run_demo(_config(ctx), store_path)
+    if not ok:
+        ctx.exit(EXIT_FAILED)
+
+
+def main() -> None:
+    """Entry point of the ``newswatch`` console script."""
+    debug = "--debug" in sys.argv
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("newswatch: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("newswatch: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
+        if debug:
+            raise
+        click.echo(f"newswatch: internal error: {type(exc).__name__}: {exc} "
+                   "(run with --debug for details)", err=True)  # fmt: skip
+        sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

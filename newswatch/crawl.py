@@ -1,0 +1,203 @@
+"""Running a crawl: config -> Scrapy settings -> one crawler per source -> a report.
+
+All sources of one ``newswatch crawl`` run concurrently in one Scrapy process
+(Twisted's reactor runs once per process). Each source's stats become its row
+in the summary and its record in the store's run history.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler import __version__
+from crawler.extensions import DROP_PREFIX
+from crawler.spiders import SPIDERS
+from newswatch.config import Config, SourceConfig
+from pipelines.stores import open_store
+
+
+@dataclass
+class SourceReport:
+    """What one source's crawl did."""
+
+    source: str
+    kind: str
+    started_at: str
+    finished_at: str = ""
+    pages: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    finish_reason: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or self.finish_reason not in ("finished", "")
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.failed else "ok"
+
+    def as_run(self) -> dict:
+        return {
+            "source": self.source,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "status": self.status,
+            "error": "; ".join(self.errors) or None,
+            "stats": {
+                "pages": self.pages,
+                "new": self.new,
+                "updated": self.updated,
+                "unchanged": self.unchanged,
+                "dropped": self.dropped,
+                "finish_reason": self.finish_reason,
+            },  # fmt: skip
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_settings(config: Config, log_file: str | None = None) -> Settings:
+    """Scrapy settings for ``config``: the project defaults with the config layered on."""
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    crawler = config.crawler
+    user_agent = crawler.user_agent or f"newswatch/{__version__} (+{crawler.contact_url})"
+    settings.setdict(
+        {
+            "USER_AGENT": user_agent,
+            "ROBOTSTXT_OBEY": crawler.obey_robots_txt,
+            "DOWNLOAD_DELAY": crawler.download_delay,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": crawler.concurrent_requests_per_domain,
+            "AUTOTHROTTLE_ENABLED": crawler.autothrottle,
+            "DOWNLOAD_TIMEOUT": crawler.download_timeout,
+            "DOWNLOAD_MAXSIZE": crawler.max_response_bytes,
+            "NEWSWATCH_FILTERS": config.filters,
+            "NEWSWATCH_TOPICS": list(config.topics),
+            "NEWSWATCH_STORE": config.store,
+            "LOG_LEVEL": "INFO" if log_file else "ERROR",
+            "LOG_FILE": log_file,
+        },
+        priority="cmdline",
+    )
+    return settings
+
+
+def run_crawl(
+    config: Config,
+    sources: list[SourceConfig],
+    log_file: str | None = None,
+    progress: TextIO | None = None,
+) -> list[SourceReport]:
+    """Crawl ``sources`` to the end and return one report per source.
+
+    With ``progress``, a line of running totals is redrawn there every second.
+    """
+    settings = build_settings(config, log_file)
+    process = CrawlerProcess(settings, install_root_handler=log_file is not None)
+    crawlers = []
+    started = _now()
+    for source in sources:
+        crawler = process.create_crawler(SPIDERS[source.kind])
+        crawlers.append((source, crawler))
+        process.crawl(crawler, source=source)
+    if progress is not None:
+        _show_progress(crawlers, progress)
+    process.start()
+    if progress is not None:
+        progress.write("\r\x1b[2K" if progress.isatty() else "")
+    reports = [_report(source, crawler, started) for source, crawler in crawlers]
+    _record(config, reports)
+    return reports
+
+
+def _report(source: SourceConfig, crawler: Any, started: str) -> SourceReport:
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    spider = crawler.spider
+    report = SourceReport(
+        source=source.name,
+        kind=source.kind,
+        started_at=started,
+        finished_at=_now(),
+        pages=stats.get("response_received_count", 0),
+        new=stats.get("newswatch/articles/new", 0),
+        updated=stats.get("newswatch/articles/updated", 0),
+        unchanged=stats.get("newswatch/articles/unchanged", 0),
+        dropped={
+            k.removeprefix(DROP_PREFIX): v
+            for k, v in sorted(stats.items())
+            if k.startswith(DROP_PREFIX)
+        },  # fmt: skip
+        errors=list(getattr(spider, "errors", [])),
+        finish_reason=str(stats.get("finish_reason", "")),
+    )
+    if report.finish_reason and report.finish_reason != "finished" and not report.errors:
+        report.errors.append(f"crawl stopped: {report.finish_reason}")
+    return report
+
+
+def _record(config: Config, reports: list[SourceReport]) -> None:
+    try:
+        store = open_store(config.store, languages=list(config.filters.languages))
+    except Exception as exc:  # the crawl's own summary still shows; the history is lost
+        print(f"newswatch: could not record the crawl history: {exc}", file=sys.stderr)
+        return
+    try:
+        for report in reports:
+            store.record_run(report.as_run())
+    except Exception as exc:
+        print(f"newswatch: could not record the crawl history: {exc}", file=sys.stderr)
+    finally:
+        store.close()
+
+
+def _show_progress(crawlers: list, out: TextIO) -> None:
+    from twisted.internet import task
+
+    def draw() -> None:
+        pages = stored = dropped = 0
+        for _, crawler in crawlers:
+            stats = crawler.stats.get_stats() if crawler.stats else {}
+            pages += stats.get("response_received_count", 0)
+            stored += stats.get("newswatch/articles/new", 0) + stats.get(
+                "newswatch/articles/updated", 0
+            )
+            dropped += sum(v for k, v in stats.items() if k.startswith(DROP_PREFIX))
+        out.write(f"\r\x1b[2Kcrawling: {pages} pages fetched, {stored} stored, {dropped} dropped")
+        out.flush()
+
+    loop = task.LoopingCall(draw)
+    loop.start(1.0, now=False)
+
+
+def format_reports(reports: list[SourceReport]) -> str:
+    """The end-of-crawl summary: one row per source, then why any source failed."""
+    headers = ("source", "kind", "status", "pages", "new", "updated", "unchanged", "dropped")
+    rows = [
+        (r.source, r.kind, r.status, r.pages, r.new, r.updated, r.unchanged,
+         ", ".join(f"{k} {v}" for k, v in r.dropped.items()) or "-")
+        for r in reports
+    ]  # fmt: skip
+    totals = ("total", "", "", *(sum(r[i] for r in rows) for i in range(3, 7)),
+              str(sum(sum(r.dropped.values()) for r in reports)))  # fmt: skip
+    table = [headers, *rows, totals]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+             for row in table]  # fmt: skip
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
+    for report in reports:
+        for error in report.errors:
+            lines.append(f"{report.source}: {error}")
+    return "\n".join(lines)

@@ -1,0 +1,81 @@
+"""Language stage: detect each article's language and keep the allowed ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langdetect import DetectorFactory, detect_langs
+from langdetect.lang_detect_exception import LangDetectException
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from crawler.items import Article
+from search.analysis import base_language
+
+# How much text the detector reads: title, description and the start of the body.
+# benchmarks/filters.py measures the speed and accuracy of this cap.
+SAMPLE_CHARS = 1500
+
+DetectorFactory.seed = 0  # langdetect is random by default: make it deterministic
+
+
+def detect(text: str) -> tuple[str | None, float]:
+    """The most probable language of ``text`` and its probability (None, 0.0 if unknown)."""
+    try:
+        best = detect_langs(text)[0]
+    except (LangDetectException, IndexError):
+        return None, 0.0
+    return base_language(best.lang), float(best.prob)
+
+
+def decide_language(
+    article: Article, source_hint: str | None, feed_language: str | None, threshold: float
+) -> tuple[str | None, float, str]:
+    """``(language, detector probability, what decided)`` for an article.
+
+    The detector decides when it is sure enough; otherwise the page's ``lang``,
+    then the feed's language, then the source's hint, then the detector's guess.
+    """
+    sample = " ".join(filter(None, [article.title, article.description, article.body]))
+    language, probability = detect(sample[:SAMPLE_CHARS])
+    if language and probability >= threshold:
+        return language, probability, "detector"
+    for declared, origin in (
+        (article.page_language, "page"),
+        (feed_language, "feed"),
+        (source_hint, "source"),
+    ):
+        if base_language(declared):
+            return base_language(declared), probability, origin
+    return language, probability, "detector"
+
+
+class LanguageFilterPipeline:
+    """Sets ``language`` and drops articles outside the allowed languages (``language:xx``)."""
+
+    def __init__(self, allowed: list[str], threshold: float) -> None:
+        self.allowed = set(allowed)
+        self.threshold = threshold
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> LanguageFilterPipeline:
+        filters = crawler.settings.get("NEWSWATCH_FILTERS")
+        languages = getattr(filters, "languages", None) or crawler.settings.getlist(
+            "NEWSWATCH_LANGUAGES", ["en", "fr", "de", "es", "it"]
+        )
+        threshold = getattr(filters, "min_language_probability", 0.8)
+        return cls(languages, threshold)
+
+    def process_item(self, item: Article, spider: Any = None) -> Article:
+        hint = getattr(getattr(spider, "source", None), "language", None)
+        language, probability, origin = decide_language(
+            item, hint, item.feed_language, self.threshold
+        )
+        item.language = language
+        item.language_probability = round(probability, 4)
+        item.language_source = origin
+        if not language:
+            raise DropItem("language:unknown")
+        if self.allowed and language not in self.allowed:
+            raise DropItem(f"language:{language}")
+        return item

@@ -1,0 +1,35 @@
+"""Normalise stage: tidy an article's fields before anything decides on it."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from scrapy.exceptions import DropItem
+
+from crawler.items import Article
+
+
+def _clean(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = " ".join(html.unescape(text).split())
+    return text or None
+
+
+class NormalizePipeline:
+    """Collapses whitespace and entities in short fields; drops articles without text."""
+
+    def process_item(self, item: Article, spider: Any = None) -> Article:
+        item.title = _clean(item.title) or ""
+        item.description = _clean(item.description)
+        item.authors = list(dict.fromkeys(a for a in map(_clean, item.authors) if a))
+        # Paragraph breaks carry meaning for snippets and near-duplicate detection:
+        # keep one newline between paragraphs, collapse the rest.
+        lines = (" ".join(line.split()) for line in item.body.splitlines())
+        item.body = "\n".join(line for line in lines if line)
+        if not item.title:
+            raise DropItem("no-title")
+        if not item.body:
+            raise DropItem("no-body-text")
+        return item

@@ -1,0 +1,140 @@
+"""The store interface: what every backend (SQLite, Elasticsearch) provides.
+
+Everything both stores do alike lives outside them: text analysis and query
+parsing (``search``), snippets (``search.snippets``), ids (``crawler.urls``).
+A store only saves articles and translates an analysed query into its own form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal, Protocol
+
+from crawler.items import Article
+from search.query import AnalyzedQuery, QuerySyntaxError, analyze_query
+from search.snippets import Snippet, highlight, make_snippet
+
+FACET_FIELDS = ("language", "source", "topics")
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (unreachable, locked, full); a one-line message."""
+
+
+@dataclass
+class SearchRequest:
+    """A search: the user's query (empty to browse by date) and its filters."""
+
+    query: str = ""
+    languages: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    since: str | None = None  # YYYY-MM-DD or ISO timestamp, inclusive
+    until: str | None = None  # YYYY-MM-DD (the whole day) or ISO timestamp, inclusive
+    sort: Literal["relevance", "date"] = "relevance"
+    page: int = 1
+    size: int = 10
+    facets: bool = False
+    collapse: bool = False  # one hit per story, with the count of its other copies
+
+    def date_bounds(self) -> tuple[str | None, str | None]:
+        """``(lower, upper)`` ISO bounds: published_at >= lower and < upper."""
+        return _bound(self.since, 0), _bound(self.until, 1)
+
+    @property
+    def offset(self) -> int:
+        return (max(self.page, 1) - 1) * self.size
+
+
+def _bound(value: str | None, days: int) -> str | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        from crawler.extract import to_utc_iso
+
+        stamp = to_utc_iso(value)
+        if stamp is None:
+            raise QuerySyntaxError(f"not a date: {value!r} (expected YYYY-MM-DD)") from None
+        return stamp if not days else stamp[:-1] + ".999Z"
+    return (day + timedelta(days=days)).isoformat() + "T00:00:00Z"
+
+
+@dataclass
+class Hit:
+    """One search result."""
+
+    article: Article
+    score: float
+    title: Snippet
+    snippet: Snippet
+    similar: int = 0  # other copies of the same story collapsed into this hit
+
+
+@dataclass
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    histogram: dict[str, int] = field(default_factory=dict)  # YYYY-MM-DD -> count
+
+
+def make_hit(article: Article, score: float, query: AnalyzedQuery | None, similar: int = 0) -> Hit:
+    """A hit with its title and body highlighted by the shared snippet code."""
+    if query is None:
+        return Hit(
+            article, score, Snippet(article.title), make_snippet(article.body, None, None), similar
+        )
+    return Hit(
+        article,
+        score,
+        highlight(article.title, article.language, query),
+        make_snippet(article.body, article.language, query),
+        similar,
+    )
+
+
+def prepare_query(request: SearchRequest, default_languages: list[str]) -> AnalyzedQuery | None:
+    """The analysed query of a request (None to browse), or raise QuerySyntaxError."""
+    if not request.query.strip():
+        return None
+    return analyze_query(request.query, request.languages or default_languages)
+
+
+class Store(Protocol):
+    """What the pipelines, the CLI and the web layer need from a store."""
+
+    def upsert(self, article: Article) -> Literal["new", "updated", "unchanged"]:
+        """Save an article by id: a new row, an update in place, or nothing changed."""
+
+    def get(self, article_id: str) -> Article | None: ...
+
+    def find_by_body_hash(self, body_hash: str, exclude_id: str) -> str | None:
+        """The id of another article with exactly this body, if any."""
+
+    def find_by_bands(self, bands: list[str], exclude_id: str) -> list[Article]:
+        """Articles sharing at least one near-duplicate band with the given ones."""
+
+    def search(self, request: SearchRequest) -> SearchResult: ...
+
+    def count(self) -> int: ...
+
+    def iter_articles(self, after_id: str = "") -> Iterator[Article]:
+        """Every article, ordered by id, starting after ``after_id`` (for reindexing)."""
+
+    def record_run(self, run: dict) -> None:
+        """Keep the record of a finished crawl run."""
+
+    def runs(self, source: str | None = None, limit: int = 50) -> list[dict]: ...
+
+    def stats(self) -> dict:
+        """Per source: articles, languages, drops by reason, last crawl."""
+
+    def ping(self) -> bool:
+        """Whether the store is reachable."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,414 @@
+"""SqliteStore: the embedded default store, a SQLite file in WAL mode with FTS5.
+
+Articles are rows keyed by their stable id; the FTS5 table indexes the analysed
+terms of title and body (``search.analysis.index_terms``), and is queried with an
+expression built from the parsed query tree, never from user text. Ranking is
+BM25 with the title weighted above the body.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from crawler.items import Article
+from pipelines.stores.base import (
+    SearchRequest,
+    SearchResult,
+    StoreError,
+    make_hit,
+    prepare_query,
+)
+from search.analysis import index_terms
+from search.query import And, Not, Or, Phrase, Terms
+
+TITLE_WEIGHT, BODY_WEIGHT = 3.0, 1.0
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    doc INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    language TEXT,
+    published_at TEXT,
+    story_id TEXT,
+    body_hash TEXT,
+    indexed_at TEXT NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 1,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_body_hash ON articles(body_hash);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source, language);
+CREATE TABLE IF NOT EXISTS article_topics (
+    topic TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (topic, doc)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS article_bands (
+    band TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (band, doc)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(title, body, tokenize = 'ascii');
+CREATE TABLE IF NOT EXISTS runs (
+    run INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    error TEXT,
+    stats TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_source ON runs(source, started_at);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fts_expression(node: Any) -> str:
+    """An FTS5 MATCH expression for an analysed query tree.
+
+    Every term is written as an FTS5 string (double-quoted, quotes doubled), so
+    no user input is ever read as FTS5 syntax.
+    """
+    if isinstance(node, Terms):
+        star = "*" if node.prefix else ""
+        return "(" + " OR ".join(_quote(t) + star for t in node.alternatives) + ")"
+    if isinstance(node, Phrase):
+        return "(" + " OR ".join(_quote(" ".join(seq)) for seq in node.alternatives) + ")"
+    if isinstance(node, Or):
+        return "(" + " OR ".join(fts_expression(c) for c in node.children) + ")"
+    if isinstance(node, And):
+        positive = [fts_expression(c) for c in node.children if not isinstance(c, Not)]
+        expression = "(" + " AND ".join(positive) + ")"
+        for child in node.children:
+            if isinstance(child, Not):
+                expression = f"({expression} NOT {fts_expression(child.child)})"
+        return expression
+    raise TypeError(f"cannot translate {node!r}")
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+class SqliteStore:
+    """Articles in a SQLite file; see the module docstring."""
+
+    def __init__(self, path: str | Path, languages: list[str]) -> None:
+        self.path = Path(path)
+        self.languages = list(languages)
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the store {path}: {exc}") from None
+
+    def _transaction(self) -> Any:
+        store = self
+
+        class _Tx:
+            def __enter__(self) -> sqlite3.Connection:
+                store.db.execute("BEGIN IMMEDIATE")
+                return store.db
+
+            def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+                store.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+        return _Tx()
+
+    # --- writing -------------------------------------------------------------
+
+    def upsert(self, article: Article) -> Literal["new", "updated", "unchanged"]:
+        try:
+            return self._retry(lambda: self._upsert(article))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write article {article.id} to {self.path}: {exc}") from None
+
+    def _retry(self, action: Any, attempts: int = 5) -> Any:
+        # busy_timeout already waits 10 s for a lock; a few more tries cover long writers.
+        for attempt in range(attempts):
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _upsert(self, article: Article) -> Literal["new", "updated", "unchanged"]:
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT doc, revision, data FROM articles WHERE id = ?", (article.id,)
+            ).fetchone()
+            outcome: Literal["new", "updated", "unchanged"] = "new"
+            if row is not None:
+                old = Article.from_dict(json.loads(row[2]))
+                changed = (old.title, old.body, old.published_at, old.modified_at) != (
+                    article.title, article.body, article.published_at, article.modified_at
+                )  # fmt: skip
+                article.revision = row[1] + (1 if changed else 0)
+                outcome = "updated" if changed else "unchanged"
+                if not changed:
+                    article.story_id = old.story_id or article.story_id
+            article.indexed_at = _now()
+            values = (
+                article.id, article.source, article.language, article.published_at,
+                article.story_id or article.id, article.body_hash, article.indexed_at,
+                article.revision, json.dumps(article.to_dict(), ensure_ascii=False),
+            )  # fmt: skip
+            if row is None:
+                doc = db.execute(
+                    "INSERT INTO articles (id, source, language, published_at, story_id,"
+                    " body_hash, indexed_at, revision, data) VALUES (?,?,?,?,?,?,?,?,?)",
+                    values,
+                ).lastrowid
+            else:
+                doc = row[0]
+                db.execute(
+                    "UPDATE articles SET id=?, source=?, language=?, published_at=?, story_id=?,"
+                    " body_hash=?, indexed_at=?, revision=?, data=? WHERE doc=?",
+                    (*values, doc),
+                )
+                for table in ("article_topics", "article_bands"):
+                    db.execute(f"DELETE FROM {table} WHERE doc = ?", (doc,))  # noqa: S608
+                db.execute("DELETE FROM articles_fts WHERE rowid = ?", (doc,))
+            db.executemany(
+                "INSERT OR IGNORE INTO article_topics (topic, doc) VALUES (?, ?)",
+                [(t, doc) for t in article.topics],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO article_bands (band, doc) VALUES (?, ?)",
+                [(b, doc) for b in article.lsh_bands],
+            )
+            db.execute(
+                "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+                (doc, index_terms(article.title, article.language),
+                 index_terms(article.body, article.language)),
+            )  # fmt: skip
+            return outcome
+
+    def record_run(self, run: dict) -> None:
+        try:
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO runs (source, started_at, finished_at, status, error, stats)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (run["source"], run["started_at"], run.get("finished_at"), run["status"],
+                     run.get("error"), json.dumps(run.get("stats", {}), default=str)),
+                )  # fmt: skip
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot record the run in {self.path}: {exc}") from None
+
+    # --- reading -------------------------------------------------------------
+
+    def _article(self, row: tuple) -> Article:
+        article = Article.from_dict(json.loads(row[0]))
+        article.indexed_at, article.revision = row[1], row[2]
+        return article
+
+    def get(self, article_id: str) -> Article | None:
+        row = self._read(
+            "SELECT data, indexed_at, revision FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return self._article(row) if row else None
+
+    def find_by_body_hash(self, body_hash: str, exclude_id: str) -> str | None:
+        row = self._read(
+            "SELECT id FROM articles WHERE body_hash = ? AND id != ? ORDER BY doc LIMIT 1",
+            (body_hash, exclude_id),
+        ).fetchone()
+        return row[0] if row else None
+
+    def find_by_bands(self, bands: list[str], exclude_id: str) -> list[Article]:
+        if not bands:
+            return []
+        marks = ",".join("?" * len(bands))
+        rows = self._read(
+            "SELECT data, indexed_at, revision FROM articles WHERE doc IN"
+            f" (SELECT doc FROM article_bands WHERE band IN ({marks})) AND id != ?"
+            " ORDER BY doc LIMIT 50",
+            (*bands, exclude_id),
+        ).fetchall()
+        return [self._article(r) for r in rows]
+
+    def count(self) -> int:
+        return self._read("SELECT count(*) FROM articles").fetchone()[0]
+
+    def iter_articles(self, after_id: str = "") -> Iterator[Article]:
+        last = after_id
+        while True:
+            rows = self._read(
+                "SELECT data, indexed_at, revision, id FROM articles WHERE id > ?"
+                " ORDER BY id LIMIT 500",
+                (last,),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield self._article(row)
+            last = rows[-1][3]
+
+    def _read(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
+        try:
+            return self._retry(lambda: self.db.execute(sql, params))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the store {self.path}: {exc}") from None
+
+    def ping(self) -> bool:
+        try:
+            self.db.execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
+    # --- searching -----------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        query = prepare_query(request, self.languages)
+        where, params = self._filters(request)
+        if query is None:
+            matched = (
+                "SELECT a.doc, a.id, a.published_at, a.story_id, 0.0 AS rank"
+                f" FROM articles a WHERE {where}"
+            )
+        else:
+            matched = (
+                "SELECT a.doc, a.id, a.published_at, a.story_id,"
+                f" bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS rank"
+                " FROM articles_fts JOIN articles a ON a.doc = articles_fts.rowid"
+                f" WHERE articles_fts MATCH ? AND {where}"
+            )
+            params = [fts_expression(query.tree), *params]
+        if request.sort == "date":
+            order = "published_at IS NULL, published_at DESC, id"
+        else:
+            order = "rank, published_at IS NULL, published_at DESC, id"
+        cte = f"WITH matched AS ({matched})"
+        if request.collapse:
+            ranked = (
+                f"{cte}, ranked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY story_id"
+                f" ORDER BY {order}) AS position, COUNT(*) OVER (PARTITION BY story_id) AS copies"
+                " FROM matched)"
+            )
+            total_sql = f"{ranked} SELECT count(*) FROM ranked WHERE position = 1"
+            page_sql = (
+                f"{ranked} SELECT r.rank, r.copies, a.data, a.indexed_at, a.revision"
+                " FROM ranked r JOIN articles a ON a.doc = r.doc WHERE r.position = 1"
+                f" ORDER BY {_qualify(order, 'r')} LIMIT ? OFFSET ?"
+            )
+        else:
+            total_sql = f"{cte} SELECT count(*) FROM matched"
+            page_sql = (
+                f"{cte} SELECT m.rank, 1, a.data, a.indexed_at, a.revision"
+                " FROM matched m JOIN articles a ON a.doc = m.doc"
+                f" ORDER BY {_qualify(order, 'm')} LIMIT ? OFFSET ?"
+            )
+        total = self._read(total_sql, params).fetchone()[0]
+        rows = self._read(page_sql, [*params, request.size, request.offset]).fetchall()
+        hits = [
+            make_hit(self._article(row[2:]), round(-row[0], 6), query, similar=row[1] - 1)
+            for row in rows
+        ]
+        result = SearchResult(total=total, hits=hits)
+        if request.facets:
+            result.facets, result.histogram = self._facets(cte, params)
+        return result
+
+    def _filters(self, request: SearchRequest) -> tuple[str, list[Any]]:
+        clauses, params = ["1 = 1"], []
+        for column, values in (("a.language", request.languages), ("a.source", request.sources)):
+            if values:
+                clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+                params += list(values)
+        if request.topics:
+            marks = ",".join("?" * len(request.topics))
+            clauses.append(f"a.doc IN (SELECT doc FROM article_topics WHERE topic IN ({marks}))")
+            params += list(request.topics)
+        lower, upper = request.date_bounds()
+        if lower:
+            clauses.append("a.published_at >= ?")
+            params.append(lower)
+        if upper:
+            clauses.append("a.published_at < ?")
+            params.append(upper)
+        return " AND ".join(clauses), params
+
+    def _facets(self, cte: str, params: list) -> tuple[dict, dict]:
+        facets: dict[str, dict[str, int]] = {}
+        for name, sql in (
+            ("language", "SELECT a.language, count(*) FROM matched m JOIN articles a"
+                         " ON a.doc = m.doc GROUP BY 1 ORDER BY 2 DESC, 1"),
+            ("source", "SELECT a.source, count(*) FROM matched m JOIN articles a"
+                       " ON a.doc = m.doc GROUP BY 1 ORDER BY 2 DESC, 1"),
+            ("topics", "SELECT t.topic, count(*) FROM matched m JOIN article_topics t"
+                       " ON t.doc = m.doc GROUP BY 1 ORDER BY 2 DESC, 1"),
+        ):  # fmt: skip
+            rows = self._read(f"{cte} {sql}", params).fetchall()
+            facets[name] = {str(k): v for k, v in rows if k is not None}
+        rows = self._read(
+            f"{cte} SELECT substr(published_at, 1, 10), count(*) FROM matched"
+            " WHERE published_at IS NOT NULL GROUP BY 1 ORDER BY 1",
+            params,
+        ).fetchall()
+        return facets, dict(rows)
+
+    # --- history and health --------------------------------------------------
+
+    def runs(self, source: str | None = None, limit: int = 50) -> list[dict]:
+        sql = "SELECT source, started_at, finished_at, status, error, stats FROM runs"
+        params: list[Any] = []
+        if source:
+            sql += " WHERE source = ?"
+            params.append(source)
+        sql += " ORDER BY run DESC LIMIT ?"
+        rows = self._read(sql, [*params, limit]).fetchall()
+        keys = ("source", "started_at", "finished_at", "status", "error", "stats")
+        return [dict(zip(keys, (*r[:5], json.loads(r[5])), strict=True)) for r in rows]
+
+    def stats(self) -> dict:
+        sources: dict[str, dict] = {}
+        for source, language, count in self._read(
+            "SELECT source, language, count(*) FROM articles GROUP BY 1, 2 ORDER BY 1, 3 DESC"
+        ).fetchall():
+            entry = sources.setdefault(source, {"articles": 0, "languages": {}})
+            entry["articles"] += count
+            entry["languages"][language or "?"] = count
+        for source, newest in self._read(
+            "SELECT source, max(published_at) FROM articles GROUP BY 1"
+        ).fetchall():
+            sources[source]["newest_article"] = newest
+        for run in self._read(
+            "SELECT source, started_at, finished_at, status, error, stats FROM runs"
+            " WHERE run IN (SELECT max(run) FROM runs GROUP BY source)"
+        ).fetchall():
+            entry = sources.setdefault(run[0], {"articles": 0, "languages": {}})
+            stats = json.loads(run[5])
+            entry["last_crawl"] = {"started_at": run[1], "finished_at": run[2],
+                                   "status": run[3], "error": run[4]}  # fmt: skip
+            entry["dropped"] = stats.get("dropped", {})
+        return {"articles": self.count(), "sources": dict(sorted(sources.items()))}
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+
+
+def _qualify(order: str, alias: str) -> str:
+    """Prefix the columns of an ORDER BY clause with a table alias."""
+    out = []
+    for part in order.split(", "):
+        out.append(f"{alias}.{part}")
+    return ", ".join(out)

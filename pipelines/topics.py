@@ -1,0 +1,42 @@
+"""Topic stage: keep articles that match at least one topic rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from crawler.items import Article
+from search.matcher import TopicMatcher
+
+
+class TopicFilterPipeline:
+    """Tags articles with their matched topics; drops the rest as ``no-topic``.
+
+    With ``keep_unmatched`` (or no topics configured) unmatched articles are kept untagged.
+    """
+
+    def __init__(self, topics: list[Any], keep_unmatched: bool) -> None:
+        self.matcher = TopicMatcher(topics)
+        self.keep_unmatched = keep_unmatched or not topics
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> TopicFilterPipeline:
+        filters = crawler.settings.get("NEWSWATCH_FILTERS")
+        return cls(
+            crawler.settings.get("NEWSWATCH_TOPICS") or [],
+            bool(getattr(filters, "keep_unmatched", False)),
+        )
+
+    def process_item(self, item: Article, spider: Any = None) -> Article:
+        body = item.body
+        if item.description and item.description not in body:
+            body = item.description + "\n" + body
+        matches = [m for m in self.matcher.match(item.title, body, item.language) if m.matched]
+        item.topics = [m.topic for m in matches]
+        item.topic_matches = {m.topic: m.terms for m in matches}
+        item.topic_score = max((m.score for m in matches), default=0.0)
+        if not matches and not self.keep_unmatched:
+            raise DropItem("no-topic")
+        return item

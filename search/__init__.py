@@ -1,0 +1,1 @@
+"""Text analysis, query parsing, topic matching and snippets: no Scrapy here."""

@@ -1,0 +1,268 @@
+"""The query language shared by every store, and its analysis into search terms.
+
+Syntax: ``words`` (all must match), ``"exact phrases"``, ``OR`` (binds looser than
+the implicit AND), ``-excluded`` terms or phrases, ``prefix*``, ``( grouping )``.
+``AND`` may be written and means the same as a space. A query that cannot be
+understood raises :class:`QuerySyntaxError` with a one-line message; nothing a user
+types reaches a store as raw syntax.
+
+:func:`parse` gives a syntax tree of words; :func:`analyze_query` turns it into a
+tree of analysed terms (:class:`Terms` and :class:`Phrase` alternatives) that each
+store translates into its own query form.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from search.analysis import fold, stem, tokenize
+
+MAX_QUERY_LENGTH = 1000
+MAX_TERMS = 32
+
+
+class QuerySyntaxError(ValueError):
+    """A query that cannot be understood; ``str()`` is a one-line message for the user."""
+
+
+# --- syntax tree -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class PhraseWords:
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+Node = Word | PhraseWords | Not | And | Or
+
+_TOKEN = re.compile(r'\s+|"[^"]*"?|\(|\)|[^\s"()]+')
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def parse(query: str) -> Node:
+    """Parse a user query into a syntax tree, or raise :class:`QuerySyntaxError`."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise QuerySyntaxError(
+            f"query is too long ({len(query)} characters, at most {MAX_QUERY_LENGTH})"
+        )
+    lexemes = [t for t in _TOKEN.findall(_CONTROL.sub(" ", query)) if not t.isspace()]
+    parser = _Parser(lexemes)
+    node = parser.parse_or()
+    if parser.pos < len(lexemes):
+        raise QuerySyntaxError("unmatched ')' in query")
+    if node is None:
+        raise QuerySyntaxError("query has no words to search for")
+    if sum(1 for _ in _leaves(node)) > MAX_TERMS:
+        raise QuerySyntaxError(f"query has too many terms (at most {MAX_TERMS})")
+    _check_positive(node)
+    return node
+
+
+class _Parser:
+    def __init__(self, lexemes: list[str]) -> None:
+        self.lexemes = lexemes
+        self.pos = 0
+
+    def peek(self) -> str | None:
+        return self.lexemes[self.pos] if self.pos < len(self.lexemes) else None
+
+    def parse_or(self) -> Node | None:
+        branches: list[Node] = []
+        while True:
+            branch = self.parse_and()
+            if self.peek() == "OR":
+                self.pos += 1
+                if branch is None:
+                    raise QuerySyntaxError("OR needs a term on its left")
+                branches.append(branch)
+                continue
+            if branch is None:
+                if branches:
+                    raise QuerySyntaxError("OR needs a term on its right")
+                return None
+            branches.append(branch)
+            return branches[0] if len(branches) == 1 else Or(tuple(branches))
+
+    def parse_and(self) -> Node | None:
+        parts: list[Node] = []
+        while (lexeme := self.peek()) is not None and lexeme not in ("OR", ")"):
+            self.pos += 1
+            if lexeme == "AND":
+                if not parts:
+                    raise QuerySyntaxError("AND needs a term on its left")
+                if self.peek() in (None, "OR", ")", "AND"):
+                    raise QuerySyntaxError("AND needs a term on its right")
+                continue
+            node = self.parse_unary(lexeme)
+            if node is not None:
+                parts.append(node)
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    def parse_unary(self, lexeme: str) -> Node | None:
+        negated = lexeme.startswith("-") and len(lexeme) > 1
+        if lexeme == "-" and self.peek() not in (None, ")", "OR"):
+            negated, lexeme = True, self.lexemes[self.pos]
+            self.pos += 1
+        elif negated:
+            lexeme = lexeme[1:]
+        node = self.parse_atom(lexeme)
+        if node is None:
+            return None
+        return Not(node) if negated else node
+
+    def parse_atom(self, lexeme: str) -> Node | None:
+        if lexeme == "(":
+            inner = self.parse_or()
+            if self.peek() != ")":
+                raise QuerySyntaxError("unmatched '(' in query")
+            self.pos += 1
+            return inner
+        if lexeme.startswith('"'):
+            if len(lexeme) == 1 or not lexeme.endswith('"'):
+                raise QuerySyntaxError(
+                    "unmatched '\"' in query: close the phrase with a second quote"
+                )
+            words = tuple(t.word for t in tokenize(lexeme[1:-1]))
+            if not words:
+                return None
+            return Word(words[0]) if len(words) == 1 else PhraseWords(words)
+        prefix = lexeme.endswith("*")
+        body = lexeme.rstrip("*")
+        if prefix and not tokenize(body):
+            raise QuerySyntaxError("'*' must follow a word, as in model*")
+        words = tuple(t.word for t in tokenize(body))
+        if not words:
+            return None  # punctuation only: nothing to search for
+        if len(words) == 1:
+            return Word(words[0], prefix=prefix)
+        # super-intelligence, AI/ML: the parts as a phrase; a trailing * applies to the last.
+        return (
+            PhraseWords(words)
+            if not prefix
+            else And((PhraseWords(words[:-1]), Word(words[-1], True)))
+        )
+
+
+def _leaves(node: Node):
+    if isinstance(node, Word | PhraseWords):
+        yield node
+    elif isinstance(node, Not):
+        yield from _leaves(node.child)
+    else:
+        for child in node.children:
+            yield from _leaves(child)
+
+
+def _check_positive(node: Node) -> None:
+    """Every branch must have something to find: ``-a`` alone cannot be searched."""
+    if isinstance(node, Not):
+        raise QuerySyntaxError("a query needs at least one term that is not excluded")
+    if isinstance(node, And):
+        if all(isinstance(c, Not) for c in node.children):
+            raise QuerySyntaxError("a query needs at least one term that is not excluded")
+        for child in node.children:
+            if not isinstance(child, Not):
+                _check_positive(child)
+            else:
+                _check_positive_inner(child.child)
+    elif isinstance(node, Or):
+        for child in node.children:
+            _check_positive(child)
+
+
+def _check_positive_inner(node: Node) -> None:
+    if isinstance(node, Not):
+        raise QuerySyntaxError("a double exclusion cannot be searched")
+    if isinstance(node, And | Or):
+        _check_positive(node)
+
+
+# --- analysed tree -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Terms:
+    """One query word: matches a document holding any of ``alternatives``."""
+
+    alternatives: tuple[str, ...]
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """An exact phrase: matches a document holding any of the analysed sequences."""
+
+    alternatives: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class AnalyzedQuery:
+    """A parsed and analysed query, ready for a store to translate."""
+
+    text: str
+    tree: Node  # with Word/PhraseWords replaced by Terms/Phrase
+    languages: tuple[str, ...]
+    highlight: frozenset[str] = field(default_factory=frozenset)  # terms to mark
+    highlight_prefixes: frozenset[str] = field(default_factory=frozenset)
+
+
+def analyze_query(query: str, languages: list[str] | tuple[str, ...]) -> AnalyzedQuery:
+    """Parse ``query`` and analyse its words for articles in ``languages``."""
+    languages = tuple(languages) or ("",)
+    highlight: set[str] = set()
+    prefixes: set[str] = set()
+
+    def convert(node: Node, positive: bool) -> Node:
+        if isinstance(node, Word):
+            folded = fold(node.text)
+            alternatives = tuple(dict.fromkeys(stem(folded, lang) for lang in languages))
+            if node.prefix:
+                # A prefix is matched against stems: also try the prefix's own stems,
+                # which may be shorter than the prefix (intelligence* -> intellig*).
+                alternatives = tuple(dict.fromkeys((folded, *alternatives)))
+                if positive:
+                    prefixes.update(alternatives)
+            elif positive:
+                highlight.update(alternatives)
+            return Terms(alternatives, node.prefix)  # type: ignore[return-value]
+        if isinstance(node, PhraseWords):
+            folded_words = [fold(w) for w in node.words]
+            sequences = tuple(
+                dict.fromkeys(tuple(stem(w, lang) for w in folded_words) for lang in languages)
+            )
+            if positive:
+                for sequence in sequences:
+                    highlight.update(sequence)
+            return Phrase(sequences)  # type: ignore[return-value]
+        if isinstance(node, Not):
+            return Not(convert(node.child, False))
+        if isinstance(node, And):
+            return And(tuple(convert(c, positive) for c in node.children))
+        return Or(tuple(convert(c, positive) for c in node.children))
+
+    tree = convert(parse(query), True)
+    return AnalyzedQuery(query, tree, languages, frozenset(highlight), frozenset(prefixes))

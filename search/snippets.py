@@ -1,0 +1,106 @@
+"""Snippets and highlights, cut from an article's raw text by the project.
+
+Both stores return the raw text and let this module choose the passage and the
+words to mark, using the same tokenisation and analysis as indexing, so every
+store highlights the same words. A snippet is plain text plus the spans to mark:
+callers escape the text for their medium before inserting marks
+(:func:`to_html`, :func:`to_terminal`).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from search.analysis import fold, stem, tokenize
+from search.query import AnalyzedQuery
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A passage of raw text and the character spans within it that matched."""
+
+    text: str
+    spans: tuple[tuple[int, int], ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "highlights": [list(s) for s in self.spans]}
+
+
+def _matches(word: str, language: str | None, query: AnalyzedQuery) -> bool:
+    folded = fold(word)
+    term = stem(folded, language)
+    if term in query.highlight:
+        return True
+    return any(term.startswith(p) or folded.startswith(p) for p in query.highlight_prefixes)
+
+
+def highlight(text: str, language: str | None, query: AnalyzedQuery) -> Snippet:
+    """Mark every word of ``text`` that matches the query (for short texts: titles)."""
+    spans = tuple((t.start, t.end) for t in tokenize(text) if _matches(t.word, language, query))
+    return Snippet(text, spans)
+
+
+def make_snippet(
+    text: str, language: str | None, query: AnalyzedQuery | None, width: int = 240
+) -> Snippet:
+    """The passage of about ``width`` characters with the most distinct matched words."""
+    text = " ".join(text.split())  # one line: newlines and runs of spaces collapse
+    if query is None or not text:
+        return Snippet(_cut(text, 0, width)[0], ())
+    tokens = tokenize(text)
+    hits = [(t.start, t.end, fold(t.word)) for t in tokens if _matches(t.word, language, query)]
+    if not hits:
+        return Snippet(_cut(text, 0, width)[0], ())
+    best_start, best_score = hits[0][0], -1
+    for i, (start, _, _) in enumerate(hits):
+        window = [h for h in hits[i:] if h[1] <= start + width]
+        score = len({h[2] for h in window}) * 1000 + len(window)
+        if score > best_score:
+            best_start, best_score = start, score
+    # Start a little before the first hit, at a word boundary.
+    begin = max(0, best_start - width // 6)
+    if begin:
+        space = text.find(" ", begin)
+        begin = space + 1 if 0 <= space < best_start else begin
+    passage, end = _cut(text, begin, width)
+    shift = begin - (1 if begin else 0)  # a leading ellipsis takes one character
+    spans = tuple((s - shift, e - shift) for s, e, _ in hits if s >= begin and e <= end)
+    return Snippet(passage, spans)
+
+
+def _cut(text: str, begin: int, width: int) -> tuple[str, int]:
+    """The text from ``begin``, cut at a space before ``width``; and where it ends."""
+    end = begin + width
+    if end < len(text):
+        space = text.rfind(" ", begin, end)
+        end = space if space > begin else end
+    passage = text[begin:end]
+    return ("…" if begin > 0 else "") + passage + ("…" if end < len(text) else ""), end
+
+
+def to_html(snippet: Snippet, mark: str = "mark") -> str:
+    """HTML for a snippet: the text escaped, then the matched words wrapped in ``<mark>``."""
+    out, last = [], 0
+    for start, end in snippet.spans:
+        out.append(html.escape(snippet.text[last:start]))
+        out.append(f"<{mark}>{html.escape(snippet.text[start:end])}</{mark}>")
+        last = end
+    out.append(html.escape(snippet.text[last:]))
+    return "".join(out)
+
+
+def to_terminal(snippet: Snippet, color: bool) -> str:
+    """Terminal text for a snippet: matched words in bold (or between ** without color)."""
+    on, off = ("\x1b[1m", "\x1b[0m") if color else ("**", "**")
+    out, last = [], 0
+    for start, end in snippet.spans:
+        out += [_printable(snippet.text[last:start]), on, _printable(snippet.text[start:end]), off]
+        last = end
+    out.append(_printable(snippet.text[last:]))
+    return "".join(out)
+
+
+def _printable(text: str) -> str:
+    # Scraped text must not drive the terminal: drop control characters (ESC included).
+    return "".join(c for c in text if c.isprintable() or c == " ")
