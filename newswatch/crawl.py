@@ -105,7 +105,8 @@ def run_crawl(
     With ``progress``, a line of running totals is redrawn there every second.
     """
     settings = build_settings(config, log_file)
-    process = CrawlerProcess(settings, install_root_handler=log_file is not None)
+    settings.set("LOG_INSTALL_ROOT_HANDLER", log_file is not None, priority="cmdline")
+    process = CrawlerProcess(settings)
     crawlers = []
     started = _now()
     for source in sources:
@@ -122,6 +123,11 @@ def run_crawl(
     return reports
 
 
+def _pages(stats: dict) -> int:
+    """Pages fetched: responses other than robots.txt."""
+    return stats.get("response_received_count", 0) - stats.get("robotstxt/response_count", 0)
+
+
 def _report(source: SourceConfig, crawler: Any, started: str) -> SourceReport:
     stats = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
@@ -130,7 +136,7 @@ def _report(source: SourceConfig, crawler: Any, started: str) -> SourceReport:
         kind=source.kind,
         started_at=started,
         finished_at=_now(),
-        pages=stats.get("response_received_count", 0),
+        pages=_pages(stats),
         new=stats.get("newswatch/articles/new", 0),
         updated=stats.get("newswatch/articles/updated", 0),
         unchanged=stats.get("newswatch/articles/unchanged", 0),
@@ -169,7 +175,7 @@ def _show_progress(crawlers: list, out: TextIO) -> None:
         pages = stored = dropped = 0
         for _, crawler in crawlers:
             stats = crawler.stats.get_stats() if crawler.stats else {}
-            pages += stats.get("response_received_count", 0)
+            pages += _pages(stats)
             stored += stats.get("newswatch/articles/new", 0) + stats.get(
                 "newswatch/articles/updated", 0
             )

@@ -27,7 +27,11 @@ class NormalizePipeline:
         # Paragraph breaks carry meaning for snippets and near-duplicate detection:
         # keep one newline between paragraphs, collapse the rest.
         lines = (" ".join(line.split()) for line in item.body.splitlines())
-        item.body = "\n".join(line for line in lines if line)
+        paragraphs = [line for line in lines if line]
+        # Extractors often repeat the headline as the body's first line.
+        if paragraphs and paragraphs[0].casefold() == item.title.casefold():
+            paragraphs = paragraphs[1:]
+        item.body = "\n".join(paragraphs)
         if not item.title:
             raise DropItem("no-title")
         if not item.body:

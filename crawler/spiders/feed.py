@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import feedparser
@@ -28,7 +28,7 @@ class FeedSpider(NewsSpider):
 
     kind = "feed"
 
-    def start_requests(self) -> Iterator[Any]:
+    async def start(self) -> AsyncIterator[Any]:
         for url in self.source.urls:
             yield self.start_request(url, self.parse)
 

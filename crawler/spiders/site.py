@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,7 +33,7 @@ class SiteSpider(NewsSpider):
         )
         self.seen: set[str] = set()  # normalised URLs already requested: counts toward max_pages
 
-    def start_requests(self) -> Iterator[Any]:
+    async def start(self) -> AsyncIterator[Any]:
         for url in self.source.urls:
             self.seen.add(normalize_url(url))
             yield self.start_request(normalize_url(url), self.parse_page)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
 
@@ -32,7 +32,7 @@ class SitemapSpider(NewsSpider):
 
     kind = "sitemap"
 
-    def start_requests(self) -> Iterator[Any]:
+    async def start(self) -> AsyncIterator[Any]:
         for url in self.source.urls:
             yield self.start_request(url, self.parse)
 
