@@ -78,9 +78,13 @@ def _store(ctx: click.Context) -> Store:
 @click.option("--source", "names", multiple=True, metavar="NAME", help="Crawl only this source "
               "(repeatable).")  # fmt: skip
 @click.option("--log-file", metavar="PATH", help="Write Scrapy's log (INFO) to this file.")
+@click.option("--drop-log", metavar="PATH", help="Append each dropped page (url, source, reason) "
+              "to this JSON Lines file.")  # fmt: skip
 @click.pass_context
 @_friendly
-def crawl(ctx: click.Context, names: tuple[str, ...], log_file: str | None) -> None:
+def crawl(
+    ctx: click.Context, names: tuple[str, ...], log_file: str | None, drop_log: str | None
+) -> None:
     """Crawl the configured sources once and index what they publish."""
     from newswatch.crawl import format_reports, run_crawl
 
@@ -91,7 +95,7 @@ def crawl(ctx: click.Context, names: tuple[str, ...], log_file: str | None) -> N
     if not sources:
         raise UserError(f"{config.path}: no sources to crawl")
     progress = sys.stderr if sys.stderr.isatty() else None
-    reports = run_crawl(config, sources, log_file=log_file, progress=progress)
+    reports = run_crawl(config, sources, log_file=log_file, progress=progress, drop_log=drop_log)
     click.echo(format_reports(reports))
     failed = [r.source for r in reports if r.failed]
     if failed:

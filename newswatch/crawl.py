@@ -68,7 +68,9 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_settings(config: Config, log_file: str | None = None) -> Settings:
+def build_settings(
+    config: Config, log_file: str | None = None, drop_log: str | None = None
+) -> Settings:
     """Scrapy settings for ``config``: the project defaults with the config layered on."""
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
@@ -88,6 +90,7 @@ def build_settings(config: Config, log_file: str | None = None) -> Settings:
             "NEWSWATCH_STORE": config.store,
             "LOG_LEVEL": "INFO" if log_file else "ERROR",
             "LOG_FILE": log_file,
+            "NEWSWATCH_DROP_LOG": drop_log,
         },
         priority="cmdline",
     )
@@ -99,12 +102,13 @@ def run_crawl(
     sources: list[SourceConfig],
     log_file: str | None = None,
     progress: TextIO | None = None,
+    drop_log: str | None = None,
 ) -> list[SourceReport]:
     """Crawl ``sources`` to the end and return one report per source.
 
     With ``progress``, a line of running totals is redrawn there every second.
     """
-    settings = build_settings(config, log_file)
+    settings = build_settings(config, log_file, drop_log)
     settings.set("LOG_INSTALL_ROOT_HANDLER", log_file is not None, priority="cmdline")
     process = CrawlerProcess(settings)
     crawlers = []
