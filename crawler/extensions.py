@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -19,10 +20,15 @@ def drop_reason(exception: BaseException) -> str:
 
 
 class DropReasons:
-    """Counts every dropped item under ``newswatch/dropped/<reason>`` in the crawl stats."""
+    """Counts every dropped item under ``newswatch/dropped/<reason>`` in the crawl stats.
+
+    With the ``NEWSWATCH_DROP_LOG`` setting (a path), each drop is also appended there
+    as a JSON line ``{"url", "source", "reason"}``: why was this page not stored?
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
+        self.log_path = crawler.settings.get("NEWSWATCH_DROP_LOG")
         crawler.signals.connect(self.item_dropped, signal=signals.item_dropped)
 
     @classmethod
@@ -33,6 +39,14 @@ class DropReasons:
         self, item: Any, response: Any, exception: BaseException, spider: Spider
     ) -> None:
         self.stats.inc_value(DROP_PREFIX + drop_reason(exception))
+        if self.log_path:
+            record = {
+                "url": getattr(item, "url", None),
+                "source": getattr(item, "source", None),
+                "reason": str(exception),
+            }
+            with open(self.log_path, "a", encoding="utf-8") as log:
+                log.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 class QuietDropFormatter(LogFormatter):

@@ -119,6 +119,16 @@ def _body_text(tree: lxml.html.HtmlElement, url: str) -> str:
     return (text or "").strip()
 
 
+# Author names marked up in the page's byline, when no metadata names them.
+_BYLINE_AUTHORS = " | ".join(
+    ['//*[@rel="author" or @itemprop="author"]']
+    + [
+        f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {c} ')]"
+        for c in ("author", "author-name", "byline-author", "byline__author")
+    ]
+)
+
+
 class _Metadata:
     """The metadata a page declares about itself, by field name, in cascade order."""
 
@@ -189,10 +199,7 @@ class _Metadata:
         if not names:
             names = self.meta.get("article:author", []) or self.meta.get("author", [])
         if not names:
-            names = [
-                e.text_content().strip()
-                for e in self.tree.xpath('//*[@rel="author" or @itemprop="author"]')
-            ]
+            names = [e.text_content().strip() for e in self.tree.xpath(_BYLINE_AUTHORS)]
         out: list[str] = []
         for name in names:
             name = " ".join(name.split())

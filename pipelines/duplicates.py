@@ -1,9 +1,10 @@
-"""Duplicate stage: drop exact copies of stored articles, link near-copies into stories."""
+"""Duplicate stage: one copy of each text, near-copies linked into stories."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
@@ -13,40 +14,59 @@ from pipelines.stores.base import Store
 from search.fingerprint import NEAR_DUPLICATE_JACCARD, bands, body_hash, jaccard, shingles
 
 
-class DuplicatePipeline:
-    """Same canonical URL: same id, updated in place by the store (nothing to do here).
+def _precedence(article: Article) -> tuple[str, str]:
+    # The earliest published copy is the original; undated copies come last; ties by id.
+    return (article.published_at or "9999", article.id)
 
-    Same body under another URL: dropped as ``duplicate-of:<id>``. A near-copy (another
-    headline, an extra paragraph) is kept and shares the ``story_id`` of the first copy.
+
+class DuplicatePipeline:
+    """Keeps one article per text and links near-copies.
+
+    Same canonical URL: same id, so the store updates it in place. Same body under
+    another URL (a syndicated copy, a mirror): only the earliest published copy is
+    kept, whatever the crawl order; the other is dropped as ``duplicate-of:<id>``.
+    A near-copy (another headline, an extra paragraph) is kept and shares the
+    ``story_id`` of the copy it resembles, so search can collapse the story.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, crawler: Crawler | None = None) -> None:
         self.store = store
+        self.crawler = crawler
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DuplicatePipeline:
-        return cls(open_store(crawler.settings.get("NEWSWATCH_STORE"), crawler.settings))
+        return cls(open_store(crawler.settings.get("NEWSWATCH_STORE"), crawler.settings), crawler)
 
     def close_spider(self, spider: Any = None) -> None:
         self.store.close()
 
     def process_item(self, item: Article, spider: Any = None) -> Article:
         item.body_hash = body_hash(item.body)
-        original = self.store.find_by_body_hash(item.body_hash, exclude_id=item.id)
-        if original:
-            raise DropItem(f"duplicate-of:{original}")
+        while original_id := self.store.find_by_body_hash(item.body_hash, exclude_id=item.id):
+            original = self.store.get(original_id)
+            if original is None or _precedence(original) <= _precedence(item):
+                raise DropItem(f"duplicate-of:{original_id}")
+            # The stored copy is the later one: the new article replaces it.
+            self.store.delete(original_id)
+            self._report_replaced(original, item, spider)
         mine = shingles(item.body)
         item.lsh_bands = bands(mine)
-        existing = self.store.get(item.id)
         best, best_similarity = None, NEAR_DUPLICATE_JACCARD
         for candidate in self.store.find_by_bands(item.lsh_bands, exclude_id=item.id):
             similarity = jaccard(mine, shingles(candidate.body))
             if similarity >= best_similarity:
                 best, best_similarity = candidate, similarity
-        if best is not None:
-            item.story_id = best.story_id or best.id
-        elif existing is not None and existing.story_id:
-            item.story_id = existing.story_id
-        else:
-            item.story_id = item.id
+        item.story_id = (best.story_id or best.id) if best is not None else item.id
         return item
+
+    def _report_replaced(self, replaced: Article, item: Article, spider: Any) -> None:
+        """Count and log the replaced copy as a drop, like any other duplicate."""
+        if self.crawler is None:
+            return
+        self.crawler.signals.send_catch_log(
+            signals.item_dropped,
+            item=replaced,
+            response=None,
+            exception=DropItem(f"duplicate-of:{item.id}"),
+            spider=spider,
+        )

@@ -228,6 +228,7 @@ class AnalyzedQuery:
     languages: tuple[str, ...]
     highlight: frozenset[str] = field(default_factory=frozenset)  # terms to mark
     highlight_prefixes: frozenset[str] = field(default_factory=frozenset)
+    highlight_phrases: frozenset[tuple[str, ...]] = field(default_factory=frozenset)
 
 
 def analyze_query(query: str, languages: list[str] | tuple[str, ...]) -> AnalyzedQuery:
@@ -235,6 +236,7 @@ def analyze_query(query: str, languages: list[str] | tuple[str, ...]) -> Analyze
     languages = tuple(languages) or ("",)
     highlight: set[str] = set()
     prefixes: set[str] = set()
+    phrases: set[tuple[str, ...]] = set()
 
     def convert(node: Node, positive: bool) -> Node:
         if isinstance(node, Word):
@@ -255,8 +257,7 @@ def analyze_query(query: str, languages: list[str] | tuple[str, ...]) -> Analyze
                 dict.fromkeys(tuple(stem(w, lang) for w in folded_words) for lang in languages)
             )
             if positive:
-                for sequence in sequences:
-                    highlight.update(sequence)
+                phrases.update(sequences)
             return Phrase(sequences)  # type: ignore[return-value]
         if isinstance(node, Not):
             return Not(convert(node.child, False))
@@ -265,4 +266,6 @@ def analyze_query(query: str, languages: list[str] | tuple[str, ...]) -> Analyze
         return Or(tuple(convert(c, positive) for c in node.children))
 
     tree = convert(parse(query), True)
-    return AnalyzedQuery(query, tree, languages, frozenset(highlight), frozenset(prefixes))
+    return AnalyzedQuery(
+        query, tree, languages, frozenset(highlight), frozenset(prefixes), frozenset(phrases)
+    )

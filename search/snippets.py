@@ -27,18 +27,32 @@ class Snippet:
         return {"text": self.text, "highlights": [list(s) for s in self.spans]}
 
 
-def _matches(word: str, language: str | None, query: AnalyzedQuery) -> bool:
-    folded = fold(word)
-    term = stem(folded, language)
-    if term in query.highlight:
-        return True
-    return any(term.startswith(p) or folded.startswith(p) for p in query.highlight_prefixes)
+def _hits(text: str, language: str | None, query: AnalyzedQuery) -> list[tuple[int, int, str]]:
+    """``(start, end, term)`` of every word of ``text`` that the query matches.
+
+    Single words match by their analysed term or a prefix; a phrase marks its words
+    only where they stand together, in order.
+    """
+    tokens = tokenize(text)
+    folded = [fold(t.word) for t in tokens]
+    terms = [stem(f, language) for f in folded]
+    marked: dict[int, str] = {}
+    for i, term in enumerate(terms):
+        if term in query.highlight or any(
+            term.startswith(p) or folded[i].startswith(p) for p in query.highlight_prefixes
+        ):
+            marked[i] = term
+    for phrase in query.highlight_phrases:
+        size = len(phrase)
+        for i in range(len(terms) - size + 1):
+            if tuple(terms[i : i + size]) == phrase:
+                marked.update((i + j, " ".join(phrase)) for j in range(size))
+    return [(tokens[i].start, tokens[i].end, marked[i]) for i in sorted(marked)]
 
 
 def highlight(text: str, language: str | None, query: AnalyzedQuery) -> Snippet:
     """Mark every word of ``text`` that matches the query (for short texts: titles)."""
-    spans = tuple((t.start, t.end) for t in tokenize(text) if _matches(t.word, language, query))
-    return Snippet(text, spans)
+    return Snippet(text, tuple((s, e) for s, e, _ in _hits(text, language, query)))
 
 
 def make_snippet(
@@ -48,8 +62,7 @@ def make_snippet(
     text = " ".join(text.split())  # one line: newlines and runs of spaces collapse
     if query is None or not text:
         return Snippet(_cut(text, 0, width)[0], ())
-    tokens = tokenize(text)
-    hits = [(t.start, t.end, fold(t.word)) for t in tokens if _matches(t.word, language, query)]
+    hits = _hits(text, language, query)
     if not hits:
         return Snippet(_cut(text, 0, width)[0], ())
     best_start, best_score = hits[0][0], -1

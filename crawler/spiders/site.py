@@ -12,7 +12,7 @@ from scrapy.linkextractors import LinkExtractor
 
 from crawler.items import EntryHint
 from crawler.spiders.base import NewsSpider
-from crawler.urls import normalize_url
+from crawler.urls import normalize_url, same_site
 
 
 class SiteSpider(NewsSpider):
@@ -26,11 +26,11 @@ class SiteSpider(NewsSpider):
 
     def __init__(self, source: Any, **kwargs: Any) -> None:
         super().__init__(source, **kwargs)
-        domains = sorted({urlsplit(u).hostname or "" for u in source.urls} - {""})
-        self.allowed_domains = domains
-        self.links = LinkExtractor(
-            allow=source.allow, deny=source.deny, allow_domains=domains, unique=True
-        )
+        self.domains = {urlsplit(u).hostname or "" for u in source.urls} - {""}
+        self.allowed_domains = sorted(self.domains)
+        # Domains are checked by host name below: LinkExtractor's allow_domains compares
+        # host:port, which misses sites served on a port.
+        self.links = LinkExtractor(allow=source.allow, deny=source.deny, unique=True)
         self.seen: set[str] = set()  # normalised URLs already requested: counts toward max_pages
 
     async def start(self) -> AsyncIterator[Any]:
@@ -47,7 +47,7 @@ class SiteSpider(NewsSpider):
             return
         for link in self.links.extract_links(response):
             url = normalize_url(link.url)
-            if url in self.seen:
+            if url in self.seen or not same_site(url, self.domains):
                 continue
             if len(self.seen) >= self.source.max_pages:
                 self.crawler.stats.inc_value("newswatch/skipped/max-pages")

@@ -95,5 +95,6 @@ class SitemapSpider(NewsSpider):
 
 
 def _first(element: Any, path: str) -> str | None:
-    values = element.xpath(f"./{path.replace('|', '|./')}/text()", namespaces=NS)
+    union = " | ".join(f"./{alternative}/text()" for alternative in path.split("|"))
+    values = element.xpath(union, namespaces=NS)
     return values[0].strip() if values and values[0].strip() else None

@@ -40,8 +40,11 @@ def demo_config(host: str, store_path: str) -> Config:
     return config_from_dict(merged, "<demo config>")
 
 
-def prepare_store(path: Path) -> None:
-    """Make room for a fresh demo index, refusing to delete a store that holds a real crawl."""
+def prepare_store(path: Path, fresh: bool) -> None:
+    """Check that ``path`` is a demo index (or absent); with ``fresh``, delete it.
+
+    A store that holds a real crawl is never touched.
+    """
     if not path.exists():
         return
     from pipelines.stores.sqlite import SqliteStore
@@ -55,20 +58,27 @@ def prepare_store(path: Path) -> None:
     if articles and not sources or any(not s.startswith(DEMO_PREFIX) for s in sources):
         raise ConfigError(f"{path} holds articles from a real crawl; "
                           "run the demo with --store PATH to use another file")  # fmt: skip
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def run_demo(config: Config, store_path: str | None) -> bool:
+def run_demo(
+    config: Config,
+    store_path: str | None,
+    port: int = 0,
+    fresh: bool = True,
+    drop_log: str | None = None,
+) -> bool:
     """Run the demo; True when every demo source was crawled without error."""
     path = Path(store_path or (config.store.path if config.store.backend == "sqlite"
                                else "data/newswatch.db"))  # fmt: skip
-    prepare_store(path)
-    with SiteServer(SITE) as server:
+    prepare_store(path, fresh)
+    with SiteServer(SITE, port) as server:
         click.echo(f"Serving the demo news site at {server.url}/ (127.0.0.1 only)")
         demo = demo_config(server.host, str(path))
         progress = sys.stderr if sys.stderr.isatty() else None
-        reports = run_crawl(demo, list(demo.sources), progress=progress)
+        reports = run_crawl(demo, list(demo.sources), progress=progress, drop_log=drop_log)
     click.echo("\nCrawl summary")
     click.echo(format_reports(reports))
     store = open_store(demo.store, languages=list(demo.filters.languages))

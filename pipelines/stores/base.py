@@ -113,6 +113,9 @@ class Store(Protocol):
 
     def get(self, article_id: str) -> Article | None: ...
 
+    def delete(self, article_id: str) -> bool:
+        """Remove an article; True if it was there."""
+
     def find_by_body_hash(self, body_hash: str, exclude_id: str) -> str | None:
         """The id of another article with exactly this body, if any."""
 

@@ -200,6 +200,25 @@ class SqliteStore:
             )  # fmt: skip
             return outcome
 
+    def delete(self, article_id: str) -> bool:
+        def action() -> bool:
+            with self._transaction() as db:
+                row = db.execute("SELECT doc FROM articles WHERE id = ?", (article_id,)).fetchone()
+                if row is None:
+                    return False
+                for table in ("article_topics", "article_bands"):
+                    db.execute(f"DELETE FROM {table} WHERE doc = ?", row)  # noqa: S608
+                db.execute("DELETE FROM articles_fts WHERE rowid = ?", row)
+                db.execute("DELETE FROM articles WHERE doc = ?", row)
+                return True
+
+        try:
+            return self._retry(action)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot delete article {article_id} from {self.path}: {exc}"
+            ) from None
+
     def record_run(self, run: dict) -> None:
         try:
             with self._transaction() as db:
