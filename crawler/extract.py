@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import lxml.html
@@ -40,7 +41,9 @@ class NotAnArticle(Exception):
 def to_utc_iso(value: Any) -> str | None:
     """An ISO 8601 UTC timestamp (``2026-11-03T09:30:00Z``) from a date string, or None.
 
-    A date without a time zone is taken as UTC; a date without a time as midnight.
+    Reads ISO 8601, RFC 822 (with zone names such as EST), and the looser forms
+    dateutil understands. A date without a time zone is taken as UTC, a date without
+    a time as midnight; a string without a full date (``09:30``, ``Monday``) is None.
     """
     if not isinstance(value, str) or not value.strip():
         return None
@@ -48,10 +51,7 @@ def to_utc_iso(value: Any) -> str | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        try:
-            parsed = dateparser.parse(text)
-        except (ValueError, OverflowError, TypeError):
-            return None
+        parsed = _parse_loose(text)
     if parsed is None:
         return None
     if parsed.tzinfo is None:
@@ -60,6 +60,35 @@ def to_utc_iso(value: Any) -> str | None:
         return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (ValueError, OverflowError):
         return None
+
+
+def _parse_loose(text: str) -> datetime | None:
+    try:
+        return parsedate_to_datetime(text)  # RFC 822, as feeds write it, zone names included
+    except (TypeError, ValueError, IndexError):
+        pass
+    # dateutil fills missing parts from a default: parse with two different defaults,
+    # and a date part that changes with them was not in the text.
+    try:
+        first = dateparser.parse(text, default=_DEFAULTS[0], tzinfos=_ZONES)
+        second = dateparser.parse(text, default=_DEFAULTS[1], tzinfos=_ZONES)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if (first.year, first.month, first.day) != (second.year, second.month, second.day):
+        return None
+    return first
+
+
+_DEFAULTS = (datetime(1901, 1, 1), datetime(1902, 2, 2))
+# Zone names that news sites still write (RFC 822 and common European ones), in hours.
+_ZONES = {
+    name: offset * 3600
+    for name, offset in {
+        "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
+        "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "WET": 0, "WEST": 1, "BST": 1,
+        "CET": 1, "CEST": 2, "MEZ": 1, "MESZ": 2, "EET": 2, "EEST": 3,
+    }.items()
+}  # fmt: skip
 
 
 def extract_article(page: FetchedPage) -> Article:
@@ -187,10 +216,10 @@ class _Metadata:
 
     def canonical(self, url: str) -> str:
         for link in self.tree.xpath('//link[@rel="canonical"]/@href'):
-            if link.strip().startswith(("http://", "https://")):
+            if link.strip().lower().startswith(("http://", "https://")):
                 return normalize_url(link)
         for value in (self._meta("og:url"), _text(self.jsonld.get("url"))):
-            if value and value.startswith(("http://", "https://")):
+            if value and value.lower().startswith(("http://", "https://")):
                 return normalize_url(value)
         return normalize_url(url)
 

@@ -68,6 +68,7 @@ class Article:
     topic_matches: dict[str, dict[str, int]] = field(default_factory=dict)
     topic_score: float = 0.0
     body_hash: str | None = None
+    minhash: str | None = None  # MinHash signature (hex), for near-duplicate similarity
     lsh_bands: list[str] = field(default_factory=list)  # near-duplicate lookup keys
     story_id: str | None = None
     # Set by the store.

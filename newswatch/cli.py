@@ -86,7 +86,7 @@ def crawl(
     ctx: click.Context, names: tuple[str, ...], log_file: str | None, drop_log: str | None
 ) -> None:
     """Crawl the configured sources once and index what they publish."""
-    from newswatch.crawl import format_reports, run_crawl
+    from newswatch.crawl import format_outbox, format_reports, run_crawl
 
     config = _config(ctx)
     sources = [config.source(n) for n in names] if names else [
@@ -97,6 +97,15 @@ def crawl(
     progress = sys.stderr if sys.stderr.isatty() else None
     reports = run_crawl(config, sources, log_file=log_file, progress=progress, drop_log=drop_log)
     click.echo(format_reports(reports))
+    if outbox := format_outbox(getattr(reports, "outbox", None)):
+        click.echo(outbox)  # articles the store could not take yet, or sent late
+    try:  # saved-search webhooks: a failure to deliver never fails the crawl
+        from newswatch.alerts import deliver_alerts, format_alert_reports
+
+        if delivered := deliver_alerts(config):
+            click.echo(format_alert_reports(delivered))
+    except Exception as exc:
+        click.echo(f"newswatch: alerts not delivered: {exc}", err=True)
     failed = [r.source for r in reports if r.failed]
     if failed:
         click.echo(f"newswatch: {len(failed)} source(s) failed: {', '.join(failed)}", err=True)
@@ -206,11 +215,15 @@ def show(ctx: click.Context, article_id: str, as_json: bool) -> None:
 @_friendly
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Per source: articles, languages, drops by reason in the last crawl, last crawl."""
+    from newswatch.alerts import format_alert_status
+    from newswatch.saved import SavedSearches
+
     store = _store(ctx)
     try:
         data = store.stats()
     finally:
         store.close()
+    data["alerts"] = SavedSearches(_config(ctx)).status()
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -230,6 +243,8 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             click.echo(
                 "  dropped in last crawl: " + ", ".join(f"{k} {v}" for k, v in dropped.items())
             )
+    if data["alerts"]:
+        click.echo("\n" + format_alert_status(data["alerts"]))
 
 
 @cli.command()
@@ -292,6 +307,23 @@ def demo(
     ok = run_demo(_config(ctx), store_path, port=port, fresh=not keep, drop_log=drop_log)
     if not ok:
         ctx.exit(EXIT_FAILED)
+
+
+# --- serve, export, alerts (newswatch/web/cli.py) ------------------------------
+
+from newswatch.web.cli import alerts, export, serve  # noqa: E402
+
+cli.add_command(serve)
+cli.add_command(export)
+cli.add_command(alerts)
+
+# --- es, reindex, flush (newswatch/escli.py) -------------------------------------
+
+from newswatch.escli import es, flush, reindex  # noqa: E402
+
+cli.add_command(es)
+cli.add_command(reindex)
+cli.add_command(flush)
 
 
 def main() -> None:

@@ -76,6 +76,7 @@ class TopicConfig(_Strict):
     all: list[list[Term]] = []
     none: list[Term] = []
     context: list[Term] = []
+    context_min_mentions: int = Field(1, ge=1)  # context mentions a needs_context term requires
 
     @field_validator("any", "none", "context", mode="before")
     @classmethod
@@ -152,6 +153,8 @@ class ElasticsearchConfig(_Strict):
     username: str | None = None
     password: str | None = None
     ca_certs: str | None = None
+    # Articles wait here (a SQLite file) while the cluster is away; see pipelines/stores/outbox.py.
+    outbox: str = "data/elasticsearch-outbox.db"
 
 
 class StoreConfig(_Strict):
@@ -162,6 +165,40 @@ class StoreConfig(_Strict):
     elasticsearch: ElasticsearchConfig = ElasticsearchConfig()
 
 
+class WebConfig(_Strict):
+    """The web interface (``newswatch serve``)."""
+
+    # Every request must carry it (``Authorization: Bearer``, or ``?token=``) when set;
+    # $NEWSWATCH_WEB_TOKEN takes precedence. Needed to serve beyond 127.0.0.1.
+    token: Annotated[str, StringConstraints(min_length=8, max_length=512)] | None = None
+
+
+HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+
+
+class SavedSearchConfig(_Strict):
+    """A named search, served as an Atom feed and optionally posted to a webhook."""
+
+    name: Name
+    query: Annotated[str, StringConstraints(max_length=1000)]  # "" follows the filters only
+    lang: list[LanguageCode] = []
+    source: list[str] = []
+    topic: list[str] = []
+    webhook: HttpUrl | None = None  # new matches are POSTed here as JSON
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, query: str) -> str:
+        from search.query import QuerySyntaxError, parse
+
+        if query.strip():
+            try:
+                parse(query)
+            except QuerySyntaxError as exc:
+                raise ValueError(f"bad query: {exc}") from None
+        return query
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -170,12 +207,15 @@ class Config(_Strict):
     topics: list[TopicConfig] = []
     store: StoreConfig = StoreConfig()
     crawler: CrawlerConfig = CrawlerConfig()
+    web: WebConfig = WebConfig()
+    saved_searches: list[SavedSearchConfig] = []
     path: str = "<defaults>"  # where this config was read from (not a file key)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
         for kind, names in (("sources", [s.name for s in self.sources]),
-                            ("topics", [t.name for t in self.topics])):  # fmt: skip
+                            ("topics", [t.name for t in self.topics]),
+                            ("saved_searches", [s.name for s in self.saved_searches])):  # fmt: skip
             seen = {n for n in names if names.count(n) > 1}
             if seen:
                 raise ValueError(f"{kind}: duplicate name {sorted(seen)[0]!r}")
@@ -265,6 +305,7 @@ _PATTERN_HELP = {
     "languages": "expected an ISO 639-1 language code such as 'en'",
     "language": "expected an ISO 639-1 language code such as 'en'",
     "urls": "expected an http:// or https:// URL",
+    "webhook": "expected an http:// or https:// URL",
 }
 
 

@@ -3,6 +3,10 @@
 All sources of one ``newswatch crawl`` run concurrently in one Scrapy process
 (Twisted's reactor runs once per process). Each source's stats become its row
 in the summary and its record in the store's run history.
+
+With Elasticsearch, articles the cluster could not take wait in the outbox
+(``pipelines/stores/outbox.py``): a crawl sends them before it starts and again when
+it ends, and says how many are still waiting.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from crawler import __version__
 from crawler.extensions import DROP_PREFIX
 from crawler.spiders import SPIDERS
 from newswatch.config import Config, SourceConfig
-from pipelines.stores import open_store
+from pipelines.stores import StoreError, open_store
+from pipelines.stores.outbox import FlushReport, outbox_for
 
 
 @dataclass
@@ -34,6 +39,7 @@ class SourceReport:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    queued: int = 0  # waiting in the outbox: the store could not take them
     dropped: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     finish_reason: str = ""
@@ -58,10 +64,34 @@ class SourceReport:
                 "new": self.new,
                 "updated": self.updated,
                 "unchanged": self.unchanged,
+                "queued": self.queued,
                 "dropped": self.dropped,
                 "finish_reason": self.finish_reason,
             },  # fmt: skip
         }
+
+
+class CrawlReports(list[SourceReport]):
+    """One report per source, and what happened to the outbox (Elasticsearch only)."""
+
+    outbox: OutboxStatus | None = None
+
+
+@dataclass
+class OutboxStatus:
+    """The outbox around a crawl: sent before and after it, and what still waits."""
+
+    path: str
+    sent: int = 0
+    dropped: int = 0
+    pending: int = 0
+    error: str | None = None  # why the last flush stopped
+
+    def add(self, report: FlushReport) -> None:
+        self.sent += report.sent
+        self.dropped += sum(report.dropped.values())
+        self.pending = report.pending
+        self.error = report.error
 
 
 def _now() -> str:
@@ -103,11 +133,12 @@ def run_crawl(
     log_file: str | None = None,
     progress: TextIO | None = None,
     drop_log: str | None = None,
-) -> list[SourceReport]:
+) -> CrawlReports:
     """Crawl ``sources`` to the end and return one report per source.
 
     With ``progress``, a line of running totals is redrawn there every second.
     """
+    outbox = _flush(config, None)  # what waits from an earlier crawl goes first
     settings = build_settings(config, log_file, drop_log)
     settings.set("LOG_INSTALL_ROOT_HANDLER", log_file is not None, priority="cmdline")
     process = CrawlerProcess(settings)
@@ -122,9 +153,75 @@ def run_crawl(
     process.start()
     if progress is not None:
         progress.write("\r\x1b[2K" if progress.isatty() else "")
-    reports = [_report(source, crawler, started) for source, crawler in crawlers]
+    reports = CrawlReports(_report(source, crawler, started) for source, crawler in crawlers)
     _record(config, reports)
+    reports.outbox = _flush(config, outbox)
     return reports
+
+
+def flush_outbox(config: Config) -> FlushReport | None:
+    """Send what waits in the store's outbox (None: the store has no outbox).
+
+    Each article goes through the duplicate stage again first: while the store was
+    away, that stage could not see it. Raises StoreError if the outbox cannot be read.
+    """
+    from scrapy.exceptions import DropItem
+
+    from pipelines.duplicates import DuplicatePipeline
+
+    outbox = outbox_for(config.store)
+    if outbox is None:
+        return None
+    try:
+        if not outbox.pending(kind=None):
+            return FlushReport()
+        store = open_store(config.store, languages=list(config.filters.languages))
+        try:
+            duplicates = DuplicatePipeline(store)
+
+            def prepare(article: Any) -> Any:
+                try:
+                    return duplicates.process_item(article)
+                except DropItem as exc:
+                    return str(exc).split(":", 1)[0]  # "duplicate-of", without the id
+
+            return outbox.flush(store, prepare)
+        finally:
+            store.close()
+    finally:
+        outbox.close()
+
+
+def _flush(config: Config, status: OutboxStatus | None) -> OutboxStatus | None:
+    """Flush the outbox around a crawl; a failure is reported, never raised."""
+    outbox = outbox_for(config.store)
+    if outbox is None:
+        return None
+    status = status or OutboxStatus(str(outbox.path))
+    try:
+        report = flush_outbox(config)
+    except Exception as exc:  # the crawl goes on; the outbox is read again next time
+        status.error = str(exc)
+        return status
+    if report is not None:
+        status.add(report)
+    return status
+
+
+def format_outbox(status: OutboxStatus | None) -> str:
+    """The crawl output's line about the outbox ("" when there is nothing to say)."""
+    if status is None:
+        return ""
+    lines = []
+    if status.sent or status.dropped:
+        dropped = f", {status.dropped} dropped as duplicates" if status.dropped else ""
+        lines.append(f"outbox: {status.sent} queued article(s) sent to the store{dropped}")
+    if status.pending:
+        why = status.error or "the store is unavailable"
+        lines.append(f"newswatch: {status.pending} article(s) queued in {status.path}, not yet"
+                     f" in the store ({why}); they are sent at the next crawl or with"
+                     " `newswatch flush`")  # fmt: skip
+    return "\n".join(lines)
 
 
 def _pages(stats: dict) -> int:
@@ -144,6 +241,7 @@ def _report(source: SourceConfig, crawler: Any, started: str) -> SourceReport:
         new=stats.get("newswatch/articles/new", 0),
         updated=stats.get("newswatch/articles/updated", 0),
         unchanged=stats.get("newswatch/articles/unchanged", 0),
+        queued=stats.get("newswatch/articles/queued", 0),
         dropped={
             k.removeprefix(DROP_PREFIX): v
             for k, v in sorted(stats.items())
@@ -158,6 +256,7 @@ def _report(source: SourceConfig, crawler: Any, started: str) -> SourceReport:
 
 
 def _record(config: Config, reports: list[SourceReport]) -> None:
+    outbox = outbox_for(config.store)
     try:
         store = open_store(config.store, languages=list(config.filters.languages))
     except Exception as exc:  # the crawl's own summary still shows; the history is lost
@@ -165,11 +264,19 @@ def _record(config: Config, reports: list[SourceReport]) -> None:
         return
     try:
         for report in reports:
-            store.record_run(report.as_run())
+            run = report.as_run()
+            try:
+                store.record_run(run)
+            except StoreError:
+                if outbox is None:
+                    raise
+                outbox.put_run(run)  # recorded when the store is back
     except Exception as exc:
         print(f"newswatch: could not record the crawl history: {exc}", file=sys.stderr)
     finally:
         store.close()
+        if outbox is not None:
+            outbox.close()
 
 
 def _show_progress(crawlers: list, out: TextIO) -> None:
@@ -193,13 +300,18 @@ def _show_progress(crawlers: list, out: TextIO) -> None:
 
 def format_reports(reports: list[SourceReport]) -> str:
     """The end-of-crawl summary: one row per source, then why any source failed."""
-    headers = ("source", "kind", "status", "pages", "new", "updated", "unchanged", "dropped")
+    # The queued column shows only when the store was away: most crawls never queue.
+    queued = any(r.queued for r in reports)
+    headers = ("source", "kind", "status", "pages", "new", "updated", "unchanged",
+               *(("queued",) if queued else ()), "dropped")  # fmt: skip
     rows = [
         (r.source, r.kind, r.status, r.pages, r.new, r.updated, r.unchanged,
+         *((r.queued,) if queued else ()),
          ", ".join(f"{k} {v}" for k, v in r.dropped.items()) or "-")
         for r in reports
     ]  # fmt: skip
-    totals = ("total", "", "", *(sum(r[i] for r in rows) for i in range(3, 7)),
+    counted = range(3, 8 if queued else 7)
+    totals = ("total", "", "", *(sum(r[i] for r in rows) for i in counted),
               str(sum(sum(r.dropped.values()) for r in reports)))  # fmt: skip
     table = [headers, *rows, totals]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from scrapy import signals
@@ -10,8 +11,18 @@ from scrapy.exceptions import DropItem
 
 from crawler.items import Article
 from pipelines.stores import open_store
-from pipelines.stores.base import Store
-from search.fingerprint import NEAR_DUPLICATE_JACCARD, bands, body_hash, jaccard, shingles
+from pipelines.stores.base import Store, StoreUnavailable
+from search.fingerprint import (
+    NEAR_DUPLICATE_JACCARD,
+    bands,
+    body_hash,
+    decode,
+    encode,
+    signature,
+    similarity,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def _precedence(article: Article) -> tuple[str, str]:
@@ -32,6 +43,7 @@ class DuplicatePipeline:
     def __init__(self, store: Store, crawler: Crawler | None = None) -> None:
         self.store = store
         self.crawler = crawler
+        self._warned = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DuplicatePipeline:
@@ -42,22 +54,38 @@ class DuplicatePipeline:
 
     def process_item(self, item: Article, spider: Any = None) -> Article:
         item.body_hash = body_hash(item.body)
-        while original_id := self.store.find_by_body_hash(item.body_hash, exclude_id=item.id):
-            original = self.store.get(original_id)
-            if original is None or _precedence(original) <= _precedence(item):
-                raise DropItem(f"duplicate-of:{original_id}")
-            # The stored copy is the later one: the new article replaces it.
-            self.store.delete(original_id)
-            self._report_replaced(original, item, spider)
-        mine = shingles(item.body)
+        try:
+            while original_id := self.store.find_by_body_hash(item.body_hash, exclude_id=item.id):
+                original = self.store.get(original_id)
+                if original is None or _precedence(original) <= _precedence(item):
+                    raise DropItem(f"duplicate-of:{original_id}")
+                # The stored copy is the later one: the new article replaces it.
+                self.store.delete(original_id)
+                self._report_replaced(original, item, spider)
+        except StoreUnavailable as exc:
+            self._store_away(exc)
+        mine = signature(item.body)
+        item.minhash = encode(mine)
         item.lsh_bands = bands(mine)
         best, best_similarity = None, NEAR_DUPLICATE_JACCARD
-        for candidate in self.store.find_by_bands(item.lsh_bands, exclude_id=item.id):
-            similarity = jaccard(mine, shingles(candidate.body))
-            if similarity >= best_similarity:
-                best, best_similarity = candidate, similarity
+        try:
+            candidates = self.store.find_by_bands(item.lsh_bands, exclude_id=item.id)
+        except StoreUnavailable as exc:
+            candidates = []
+            self._store_away(exc)
+        for candidate in candidates:
+            theirs = decode(candidate.minhash) if candidate.minhash else signature(candidate.body)
+            score = similarity(mine, theirs)
+            if score >= best_similarity:
+                best, best_similarity = candidate, score
         item.story_id = (best.story_id or best.id) if best is not None else item.id
         return item
+
+    def _store_away(self, error: StoreUnavailable) -> None:
+        """No duplicate found, said once: the outbox flush checks again when it is back."""
+        if not self._warned:
+            self._warned = True
+            logger.warning("store unavailable, duplicates are checked when it is back: %s", error)
 
     def _report_replaced(self, replaced: Article, item: Article, spider: Any) -> None:
         """Count and log the replaced copy as a drop, like any other duplicate."""

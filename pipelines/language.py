@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langdetect import DetectorFactory, detect_langs
+from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
@@ -12,9 +12,12 @@ from scrapy.exceptions import DropItem
 from crawler.items import Article
 from search.analysis import base_language
 
-# How much text the detector reads: title, description and the start of the body.
-# benchmarks/filters.py measures the speed and accuracy of this cap.
-SAMPLE_CHARS = 1500
+# How much text the detector reads (title, description, the start of the body), and
+# how many random trials it averages (langdetect's default is 7). benchmarks/filters.py
+# measures both: on 5,000 articles, 600 characters and 3 trials keep every language
+# right at less than half the cost of the defaults.
+SAMPLE_CHARS = 600
+TRIALS = 3
 
 DetectorFactory.seed = 0  # langdetect is random by default: make it deterministic
 
@@ -22,7 +25,12 @@ DetectorFactory.seed = 0  # langdetect is random by default: make it determinist
 def detect(text: str) -> tuple[str | None, float]:
     """The most probable language of ``text`` and its probability (None, 0.0 if unknown)."""
     try:
-        best = detect_langs(text)[0]
+        # What langdetect.detect_langs does, with fewer trials.
+        detector_factory.init_factory()
+        detector = detector_factory._factory.create()
+        detector.n_trial = TRIALS
+        detector.append(text)
+        best = detector.get_probabilities()[0]
     except (LangDetectException, IndexError):
         return None, 0.0
     return base_language(best.lang), float(best.prob)

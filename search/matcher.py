@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from search.analysis import fold, stem, tokenize
+from search.analysis import fold, stem, tokenize, words
 
 Role = Literal["any", "all", "none", "context"]
 PREFIX_KEY = 3  # a prefix term is looked up by its first three folded letters
@@ -26,6 +26,7 @@ class _Entry:
     group: int  # index of the `all` group, else 0
     label: str  # the term as the rule wrote it (counts are reported under it)
     words: tuple[str, ...]  # surface words, as written
+    folded: tuple[str, ...]  # the same, case and accents folded
     case_sensitive: bool
     prefix: bool  # the last word is a prefix
     stem: bool
@@ -66,8 +67,8 @@ class TopicMatcher:
         words = tuple(t.word for t in tokenize(surface))
         if not words:
             return
-        entry = _Entry(topic, role, group, spec.label, words, spec.case_sensitive,
-                       spec.prefix, spec.stem, spec.needs_context)  # fmt: skip
+        entry = _Entry(topic, role, group, spec.label, words, tuple(fold(w) for w in words),
+                       spec.case_sensitive, spec.prefix, spec.stem, spec.needs_context)  # fmt: skip
         if spec.stem:
             self._stemmed.append(entry)
         elif spec.prefix and len(words) == 1:
@@ -86,25 +87,37 @@ class TopicMatcher:
             self._stem_keys[key] = index
         return self._stem_keys[key]
 
+    def _compile(self) -> None:
+        """Split the lookup table by kind, longest terms first, for the word loop."""
+        longest_first = {k: sorted(v, key=lambda e: -len(e.words)) for k, v in self._by_key.items()}
+        self._folded_keys = {k[1]: v for k, v in longest_first.items() if k[0] == "f"}
+        self._exact_keys = {k[1]: v for k, v in longest_first.items() if k[0] == "c"}
+        self._prefix_keys = {k[1]: v for k, v in longest_first.items() if k[0] == "p"}
+        self._prefix_sizes = sorted({len(k) for k in self._prefix_keys})
+
     def count(self, text: str, language: str | None = None) -> Counter[_Entry]:
         """How often each term occurs in ``text`` (longest term first at each word)."""
-        tokens = tokenize(text)
-        raw = [t.word for t in tokens]
+        if not hasattr(self, "_folded_keys"):
+            self._compile()
+        raw = words(text)
         folded = [fold(w) for w in raw]
         stems = [stem(w, language) for w in folded] if self._stemmed else []
         stem_index = self._stem_index(language) if self._stemmed else {}
+        folded_keys, exact_keys = self._folded_keys, self._exact_keys
+        prefix_keys, prefix_sizes = self._prefix_keys, self._prefix_sizes
         counts: Counter[_Entry] = Counter()
         covered: dict[tuple[int, Role, int], int] = {}  # per rule part: next free word
         for i, word in enumerate(folded):
-            candidates = (
-                self._by_key.get(("f", word), [])
-                + self._by_key.get(("c", raw[i]), [])
-                + self._by_key.get(("p", word[:PREFIX_KEY]), [])
-                + (stem_index.get(stems[i], []) if stems else [])
-            )
+            candidates = folded_keys.get(word, _NONE) + exact_keys.get(raw[i], _NONE)
+            for size in prefix_sizes:
+                candidates = candidates + prefix_keys.get(word[:size], _NONE)
+            if stems:
+                candidates = candidates + stem_index.get(stems[i], [])
             if not candidates:
-                continue
-            for entry in sorted(candidates, key=lambda e: -len(e.words)):
+                continue  # most words: nothing to check
+            if len(candidates) > 1:
+                candidates = sorted(candidates, key=lambda e: -len(e.words))
+            for entry in candidates:
                 part = (entry.topic, entry.role, entry.group)
                 if covered.get(part, 0) > i:
                     continue  # inside a longer match of the same rule part
@@ -123,27 +136,30 @@ class TopicMatcher:
 
     def _decide(self, index: int, topic: Any, counts: Counter[_Entry]) -> TopicMatch:
         mine = {e: n for e, n in counts.items() if e.topic == index}
+        by_role: dict[tuple[Role, int], dict[str, int]] = defaultdict(dict)
+        for entry, n in mine.items():
+            labels = by_role[(entry.role, entry.group)]
+            labels[entry.label] = labels.get(entry.label, 0) + n  # a term and its variants add up
         result = TopicMatch(topic.name, False)
-        for entry, n in mine.items():
-            if entry.role == "context":
-                result.context[entry.label] = result.context.get(entry.label, 0) + n
-            elif entry.role == "none":
-                result.vetoes[entry.label] = result.vetoes.get(entry.label, 0) + n
-        has_context = bool(result.context)
-        any_total = 0
-        groups_hit: set[int] = set()
-        for entry, n in mine.items():
-            if entry.role not in ("any", "all") or (entry.needs_context and not has_context):
-                continue
-            result.terms[entry.label] = result.terms.get(entry.label, 0) + n
-            if entry.role == "any":
-                any_total += n
-            else:
-                groups_hit.add(entry.group)
-        result.score = float(any_total + sum(
-            n for e, n in mine.items() if e.role == "all" and (has_context or not e.needs_context)
-        ))  # fmt: skip
-        missing = [g for g in range(len(topic.all)) if g not in groups_hit]
+        result.context = dict(by_role.get(("context", 0), {}))
+        result.vetoes = dict(by_role.get(("none", 0), {}))
+        # A name that is also a common word counts only with enough context around it.
+        has_context = sum(result.context.values()) >= getattr(topic, "context_min_mentions", 1)
+        dependent = {e.label for e in mine if e.needs_context}
+
+        def counted(role: Role, group: int) -> dict[str, int]:
+            labels = by_role.get((role, group), {})
+            return {k: v for k, v in labels.items() if has_context or k not in dependent}
+
+        any_terms = counted("any", 0)
+        any_total = sum(any_terms.values())
+        groups = [counted("all", g) for g in range(len(topic.all))]
+        # A term listed both in `any` and in a group is reported (and scored) once.
+        for terms in (any_terms, *groups):
+            for label, n in terms.items():
+                result.terms[label] = max(result.terms.get(label, 0), n)
+        result.score = float(sum(result.terms.values()))
+        missing = [g for g, terms in enumerate(groups) if not terms]
         if result.vetoes:
             result.reason = "vetoed by " + ", ".join(sorted(result.vetoes))
         elif missing:
@@ -153,6 +169,9 @@ class TopicMatcher:
         else:
             result.matched = True
         return result
+
+
+_NONE: list[_Entry] = []
 
 
 def _matches_at(
@@ -165,7 +184,7 @@ def _matches_at(
         k = i + j
         if entry.prefix and j == last:
             target = raw[k] if entry.case_sensitive else folded[k]
-            if not target.startswith(word if entry.case_sensitive else fold(word)):
+            if not target.startswith(word if entry.case_sensitive else entry.folded[j]):
                 return False
         elif entry.stem:
             if stems[k] != stem(fold(word), language):
@@ -173,6 +192,6 @@ def _matches_at(
         elif entry.case_sensitive:
             if raw[k] != word:
                 return False
-        elif folded[k] != fold(word):
+        elif folded[k] != entry.folded[j]:
             return False
     return True

@@ -65,18 +65,24 @@ def make_snippet(
     hits = _hits(text, language, query)
     if not hits:
         return Snippet(_cut(text, 0, width)[0], ())
-    best_start, best_score = hits[0][0], -1
-    for i, (start, _, _) in enumerate(hits):
-        window = [h for h in hits[i:] if h[1] <= start + width]
-        score = len({h[2] for h in window}) * 1000 + len(window)
-        if score > best_score:
-            best_start, best_score = start, score
-    # Start a little before the first hit, at a word boundary.
-    begin = max(0, best_start - width // 6)
-    if begin:
-        space = text.find(" ", begin)
-        begin = space + 1 if 0 <= space < best_start else begin
-    passage, end = _cut(text, begin, width)
+    # Each candidate passage holds the hits within ``width`` of one hit, and starts a
+    # little before it (at a word boundary) when they leave room; it is scored on
+    # exactly the hits it will show.
+    best: tuple[int, int, int] | None = None  # (score, begin, end)
+    for start, _, _ in hits[:200]:
+        reach = max(e for s, e, _ in hits if s >= start and e <= start + width)
+        begin = max(0, start - max(0, min(width // 6, width - 1 - (reach - start))))
+        if begin:
+            space = text.find(" ", begin)
+            begin = space + 1 if 0 <= space < start else begin
+        end = _cut(text, begin, width)[1]
+        shown = [h for h in hits if h[0] >= begin and h[1] <= end]
+        score = len({h[2] for h in shown}) * 1000 + len(shown)
+        if best is None or score > best[0]:
+            best = (score, begin, end)
+    assert best is not None
+    _, begin, end = best
+    passage = _cut(text, begin, width)[0]
     shift = begin - (1 if begin else 0)  # a leading ellipsis takes one character
     spans = tuple((s - shift, e - shift) for s, e, _ in hits if s >= begin and e <= end)
     return Snippet(passage, spans)

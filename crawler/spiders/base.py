@@ -54,7 +54,8 @@ class NewsSpider(scrapy.Spider):
     kind = "news"
 
     def allowed(self, url: str) -> bool:
-        """Whether the source's allow/deny patterns let ``url`` through."""
+        """Whether the source's allow/deny patterns let ``url`` through (once normalised)."""
+        url = normalize_url(url)
         if any(p.search(url) for p in self.deny):
             return False
         return not self.allow or any(p.search(url) for p in self.allow)

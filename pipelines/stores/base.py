@@ -7,9 +7,9 @@ A store only saves articles and translates an analysed query into its own form.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
 from crawler.items import Article
@@ -21,6 +21,10 @@ FACET_FIELDS = ("language", "source", "topics")
 
 class StoreError(Exception):
     """The store cannot do what was asked (unreachable, locked, full); a one-line message."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or refuses service for now; the same call may work later."""
 
 
 @dataclass
@@ -49,6 +53,7 @@ class SearchRequest:
 
 
 def _bound(value: str | None, days: int) -> str | None:
+    """A stored-timestamp bound: a day's start (plus ``days``), or a timestamp (plus a second)."""
     if not value:
         return None
     value = value.strip()
@@ -60,7 +65,8 @@ def _bound(value: str | None, days: int) -> str | None:
         stamp = to_utc_iso(value)
         if stamp is None:
             raise QuerySyntaxError(f"not a date: {value!r} (expected YYYY-MM-DD)") from None
-        return stamp if not days else stamp[:-1] + ".999Z"
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=days)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return (day + timedelta(days=days)).isoformat() + "T00:00:00Z"
 
 
@@ -81,6 +87,18 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     histogram: dict[str, int] = field(default_factory=dict)  # YYYY-MM-DD -> count
+
+
+@dataclass
+class BulkOutcome:
+    """What ``upsert_many`` did: each article's outcome, and the ones it could not write."""
+
+    outcomes: dict[str, str] = field(default_factory=dict)  # id -> new / updated / unchanged
+    errors: dict[str, str] = field(default_factory=dict)  # id -> one-line reason
+
+    def count(self, outcome: str) -> int:
+        """How many articles had ``outcome`` (new, updated or unchanged)."""
+        return sum(1 for value in self.outcomes.values() if value == outcome)
 
 
 def make_hit(article: Article, score: float, query: AnalyzedQuery | None, similar: int = 0) -> Hit:
@@ -111,6 +129,12 @@ class Store(Protocol):
     def upsert(self, article: Article) -> Literal["new", "updated", "unchanged"]:
         """Save an article by id: a new row, an update in place, or nothing changed."""
 
+    def upsert_many(self, articles: Iterable[Article], copy: bool = False) -> BulkOutcome:
+        """Save many articles like ``upsert``, in batches; per-article errors are reported.
+
+        With ``copy`` (reindexing), each article keeps its ``revision`` and ``indexed_at``.
+        """
+
     def get(self, article_id: str) -> Article | None: ...
 
     def delete(self, article_id: str) -> bool:
@@ -120,7 +144,7 @@ class Store(Protocol):
         """The id of another article with exactly this body, if any."""
 
     def find_by_bands(self, bands: list[str], exclude_id: str) -> list[Article]:
-        """Articles sharing at least one near-duplicate band with the given ones."""
+        """Up to 10 articles sharing near-duplicate bands with these, most shared first."""
 
     def search(self, request: SearchRequest) -> SearchResult: ...
 

@@ -12,13 +12,14 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from crawler.items import Article
 from pipelines.stores.base import (
+    BulkOutcome,
     SearchRequest,
     SearchResult,
     StoreError,
@@ -30,6 +31,7 @@ from search.query import And, Not, Or, Phrase, Terms
 
 TITLE_WEIGHT, BODY_WEIGHT = 3.0, 1.0
 SCHEMA_VERSION = 1
+MAX_CANDIDATES = 10  # near-duplicate candidates checked per article
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -148,57 +150,89 @@ class SqliteStore:
                 time.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")
 
+    def upsert_many(self, articles: Iterable[Article], copy: bool = False) -> BulkOutcome:
+        """Upsert in transactions of 500 articles; with ``copy``, keep revision and indexed_at."""
+        outcome = BulkOutcome()
+        batch: list[Article] = []
+
+        def write() -> None:
+            def action() -> dict[str, str]:
+                with self._transaction() as db:
+                    return {article.id: self._write(db, article, copy) for article in batch}
+
+            try:
+                outcome.outcomes.update(self._retry(action))
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write articles to {self.path}: {exc}") from None
+            batch.clear()
+
+        for article in articles:
+            batch.append(article)
+            if len(batch) >= 500:
+                write()
+        if batch:
+            write()
+        return outcome
+
     def _upsert(self, article: Article) -> Literal["new", "updated", "unchanged"]:
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT doc, revision, data FROM articles WHERE id = ?", (article.id,)
-            ).fetchone()
-            outcome: Literal["new", "updated", "unchanged"] = "new"
-            if row is not None:
-                old = Article.from_dict(json.loads(row[2]))
-                changed = (old.title, old.body, old.published_at, old.modified_at) != (
-                    article.title, article.body, article.published_at, article.modified_at
-                )  # fmt: skip
+            return self._write(db, article, copy=False)
+
+    def _write(
+        self, db: sqlite3.Connection, article: Article, copy: bool
+    ) -> Literal["new", "updated", "unchanged"]:
+        """Insert or update ``article`` inside the caller's transaction."""
+        row = db.execute(
+            "SELECT doc, revision, data FROM articles WHERE id = ?", (article.id,)
+        ).fetchone()
+        outcome: Literal["new", "updated", "unchanged"] = "new"
+        if row is not None:
+            old = Article.from_dict(json.loads(row[2]))
+            changed = (old.title, old.body, old.published_at, old.modified_at) != (
+                article.title, article.body, article.published_at, article.modified_at
+            )  # fmt: skip
+            outcome = "updated" if changed else "unchanged"
+            if not copy:
                 article.revision = row[1] + (1 if changed else 0)
-                outcome = "updated" if changed else "unchanged"
                 if not changed:
                     article.story_id = old.story_id or article.story_id
+        if not copy or not article.indexed_at:
             article.indexed_at = _now()
-            values = (
-                article.id, article.source, article.language, article.published_at,
-                article.story_id or article.id, article.body_hash, article.indexed_at,
-                article.revision, json.dumps(article.to_dict(), ensure_ascii=False),
-            )  # fmt: skip
-            if row is None:
-                doc = db.execute(
-                    "INSERT INTO articles (id, source, language, published_at, story_id,"
-                    " body_hash, indexed_at, revision, data) VALUES (?,?,?,?,?,?,?,?,?)",
-                    values,
-                ).lastrowid
-            else:
-                doc = row[0]
-                db.execute(
-                    "UPDATE articles SET id=?, source=?, language=?, published_at=?, story_id=?,"
-                    " body_hash=?, indexed_at=?, revision=?, data=? WHERE doc=?",
-                    (*values, doc),
-                )
-                for table in ("article_topics", "article_bands"):
-                    db.execute(f"DELETE FROM {table} WHERE doc = ?", (doc,))  # noqa: S608
-                db.execute("DELETE FROM articles_fts WHERE rowid = ?", (doc,))
-            db.executemany(
-                "INSERT OR IGNORE INTO article_topics (topic, doc) VALUES (?, ?)",
-                [(t, doc) for t in article.topics],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO article_bands (band, doc) VALUES (?, ?)",
-                [(b, doc) for b in article.lsh_bands],
-            )
+        values = (
+            article.id, article.source, article.language, article.published_at,
+            article.story_id or article.id, article.body_hash, article.indexed_at,
+            article.revision, json.dumps(article.to_dict(), ensure_ascii=False),
+        )  # fmt: skip
+        if row is None:
+            doc = db.execute(
+                "INSERT INTO articles (id, source, language, published_at, story_id,"
+                " body_hash, indexed_at, revision, data) VALUES (?,?,?,?,?,?,?,?,?)",
+                values,
+            ).lastrowid
+        else:
+            doc = row[0]
             db.execute(
-                "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-                (doc, index_terms(article.title, article.language),
-                 index_terms(article.body, article.language)),
-            )  # fmt: skip
-            return outcome
+                "UPDATE articles SET id=?, source=?, language=?, published_at=?, story_id=?,"
+                " body_hash=?, indexed_at=?, revision=?, data=? WHERE doc=?",
+                (*values, doc),
+            )
+            for table in ("article_topics", "article_bands"):
+                db.execute(f"DELETE FROM {table} WHERE doc = ?", (doc,))  # noqa: S608
+            db.execute("DELETE FROM articles_fts WHERE rowid = ?", (doc,))
+        db.executemany(
+            "INSERT OR IGNORE INTO article_topics (topic, doc) VALUES (?, ?)",
+            [(t, doc) for t in article.topics],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO article_bands (band, doc) VALUES (?, ?)",
+            [(b, doc) for b in article.lsh_bands],
+        )
+        db.execute(
+            "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+            (doc, index_terms(article.title, article.language),
+             index_terms(article.body, article.language)),
+        )  # fmt: skip
+        return outcome
 
     def delete(self, article_id: str) -> bool:
         def action() -> bool:
@@ -255,10 +289,12 @@ class SqliteStore:
         if not bands:
             return []
         marks = ",".join("?" * len(bands))
+        # The candidates sharing the most bands first: the likeliest near-copies.
         rows = self._read(
-            "SELECT data, indexed_at, revision FROM articles WHERE doc IN"
-            f" (SELECT doc FROM article_bands WHERE band IN ({marks})) AND id != ?"
-            " ORDER BY doc LIMIT 50",
+            "SELECT a.data, a.indexed_at, a.revision FROM"
+            f" (SELECT doc, count(*) AS shared FROM article_bands WHERE band IN ({marks})"
+            "  GROUP BY doc) b JOIN articles a ON a.doc = b.doc WHERE a.id != ?"
+            f" ORDER BY b.shared DESC, a.doc LIMIT {MAX_CANDIDATES}",
             (*bands, exclude_id),
         ).fetchall()
         return [self._article(r) for r in rows]

@@ -159,9 +159,9 @@ def test_every_other_page_is_dropped_with_its_reason(demo):
         reasons.setdefault(demo.path(record["url"]), []).append(record["reason"])
     expected = {path: ["no-topic"] for path in NO_TOPIC}
     expected.update({path: ["not-article"] for path in NOT_ARTICLE})
-    expected["/jornal-tech/tecnologia/corrida-da-ia-meta-recruta-investigadores-portugueses.html"] = [
-        "language:pt"
-    ]
+    expected[
+        "/jornal-tech/tecnologia/corrida-da-ia-meta-recruta-investigadores-portugueses.html"
+    ] = ["language:pt"]
     expected["/nieuws-nl/tech/meta-lokt-nederlandse-ai-onderzoekers.html"] = ["language:nl"]
     gw1_id = article_id(demo.base + GW1)
     expected["/daily-circuit/wire/meta-lures-seven-openai-scientists.html"] = [
@@ -178,7 +178,16 @@ def test_robots_txt_keeps_the_private_draft_out(demo, store):
 def test_the_summary_counts_each_source(demo):
     lines = {line.split()[0]: line.split() for line in demo.first_output.splitlines() if line}
     # source, kind, status, pages, new, updated, unchanged, dropped...
-    assert lines["demo-daily-circuit"][:8] == ["demo-daily-circuit", "feed", "ok", "10", "5", "0", "0", "no-topic"]
+    assert lines["demo-daily-circuit"][:8] == [
+        "demo-daily-circuit",
+        "feed",
+        "ok",
+        "10",
+        "5",
+        "0",
+        "0",
+        "no-topic",
+    ]
     assert lines["demo-quotidien-numerique"][2:7] == ["ok", "9", "4", "0", "0"]
     assert lines["demo-techbote"][2:7] == ["ok", "9", "4", "0", "0"]
     assert lines["demo-corriere-tecnologico"][2:7] == ["ok", "18", "4", "0", "0"]
@@ -223,7 +232,9 @@ def test_extracted_metadata_of_named_pages(demo, store, path, title, published, 
 
 
 def test_amp_page_and_tracking_link_land_on_the_canonical_article(demo, store):
-    article = store.get(article_id(demo.base + "/daily-circuit/tech/xai-colossus-memphis-expansion.html"))
+    article = store.get(
+        article_id(demo.base + "/daily-circuit/tech/xai-colossus-memphis-expansion.html")
+    )
     assert article is not None
     # Fetched through the feed's AMP link, tracking parameters removed.
     assert demo.path(article.url) == "/daily-circuit/amp/xai-colossus-memphis-expansion.html"
@@ -336,7 +347,9 @@ def test_search_phrases_exclusions_and_or(demo, store):
     assert with_zuckerberg.isdisjoint(without)
     assert with_zuckerberg | without == set(search_paths(demo, store, "superintelligence"))
     either = set(search_paths(demo, store, "Anthropic OR Nvidia"))
-    assert either == set(search_paths(demo, store, "Anthropic")) | set(search_paths(demo, store, "Nvidia"))
+    assert either == set(search_paths(demo, store, "Anthropic")) | set(
+        search_paths(demo, store, "Nvidia")
+    )
 
 
 def test_search_filters_and_date_sort(demo, store):
