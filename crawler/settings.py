@@ -44,6 +44,7 @@ ITEM_PIPELINES = {
     "pipelines.duplicates.DuplicatePipeline": 500,
     "pipelines.index.IndexPipeline": 600,
 }
+ITEM_PROCESSOR = "crawler.profile.TimedItemPipelineManager"
 EXTENSIONS = {
     "crawler.extensions.DropReasons": 0,
 }

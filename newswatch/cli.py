@@ -80,10 +80,16 @@ def _store(ctx: click.Context) -> Store:
 @click.option("--log-file", metavar="PATH", help="Write Scrapy's log (INFO) to this file.")
 @click.option("--drop-log", metavar="PATH", help="Append each dropped page (url, source, reason) "
               "to this JSON Lines file.")  # fmt: skip
+@click.option("--profile", "profile_path", metavar="PATH", help="Write each stage's "
+              "milliseconds per page (fetch, extract, ... index) to this JSON file.")  # fmt: skip
 @click.pass_context
 @_friendly
 def crawl(
-    ctx: click.Context, names: tuple[str, ...], log_file: str | None, drop_log: str | None
+    ctx: click.Context,
+    names: tuple[str, ...],
+    log_file: str | None,
+    drop_log: str | None,
+    profile_path: str | None,
 ) -> None:
     """Crawl the configured sources once and index what they publish."""
     from newswatch.crawl import format_outbox, format_reports, run_crawl
@@ -95,7 +101,10 @@ def crawl(
     if not sources:
         raise UserError(f"{config.path}: no sources to crawl")
     progress = sys.stderr if sys.stderr.isatty() else None
-    reports = run_crawl(config, sources, log_file=log_file, progress=progress, drop_log=drop_log)
+    reports = run_crawl(
+        config, sources, log_file=log_file, progress=progress, drop_log=drop_log,
+        profile_path=profile_path,
+    )  # fmt: skip
     click.echo(format_reports(reports))
     if outbox := format_outbox(getattr(reports, "outbox", None)):
         click.echo(outbox)  # articles the store could not take yet, or sent late

@@ -11,9 +11,11 @@ it ends, and says how many are still waiting.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from scrapy.crawler import CrawlerProcess
@@ -21,6 +23,7 @@ from scrapy.settings import Settings
 
 from crawler import __version__
 from crawler.extensions import DROP_PREFIX
+from crawler.profile import profile
 from crawler.spiders import SPIDERS
 from newswatch.config import Config, SourceConfig
 from pipelines.stores import StoreError, open_store
@@ -133,10 +136,12 @@ def run_crawl(
     log_file: str | None = None,
     progress: TextIO | None = None,
     drop_log: str | None = None,
+    profile_path: str | None = None,
 ) -> CrawlReports:
     """Crawl ``sources`` to the end and return one report per source.
 
-    With ``progress``, a line of running totals is redrawn there every second.
+    With ``progress``, a line of running totals is redrawn there every second; with
+    ``profile_path``, the milliseconds per page of each stage are written there as JSON.
     """
     outbox = _flush(config, None)  # what waits from an earlier crawl goes first
     settings = build_settings(config, log_file, drop_log)
@@ -153,6 +158,9 @@ def run_crawl(
     process.start()
     if progress is not None:
         progress.write("\r\x1b[2K" if progress.isatty() else "")
+    if profile_path:
+        stages = profile([c.stats.get_stats() for _, c in crawlers if c.stats])
+        Path(profile_path).write_text(json.dumps(stages, indent=2))
     reports = CrawlReports(_report(source, crawler, started) for source, crawler in crawlers)
     _record(config, reports)
     reports.outbox = _flush(config, outbox)

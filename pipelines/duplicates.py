@@ -40,6 +40,8 @@ class DuplicatePipeline:
     ``story_id`` of the copy it resembles, so search can collapse the story.
     """
 
+    stage = "duplicates"
+
     def __init__(self, store: Store, crawler: Crawler | None = None) -> None:
         self.store = store
         self.crawler = crawler
@@ -52,7 +54,7 @@ class DuplicatePipeline:
     def close_spider(self, spider: Any = None) -> None:
         self.store.close()
 
-    def process_item(self, item: Article, spider: Any = None) -> Article:
+    def process_item(self, item: Article) -> Article:
         item.body_hash = body_hash(item.body)
         try:
             while original_id := self.store.find_by_body_hash(item.body_hash, exclude_id=item.id):
@@ -61,7 +63,7 @@ class DuplicatePipeline:
                     raise DropItem(f"duplicate-of:{original_id}")
                 # The stored copy is the later one: the new article replaces it.
                 self.store.delete(original_id)
-                self._report_replaced(original, item, spider)
+                self._report_replaced(original, item)
         except StoreUnavailable as exc:
             self._store_away(exc)
         mine = signature(item.body)
@@ -87,7 +89,7 @@ class DuplicatePipeline:
             self._warned = True
             logger.warning("store unavailable, duplicates are checked when it is back: %s", error)
 
-    def _report_replaced(self, replaced: Article, item: Article, spider: Any) -> None:
+    def _report_replaced(self, replaced: Article, item: Article) -> None:
         """Count and log the replaced copy as a drop, like any other duplicate."""
         if self.crawler is None:
             return
@@ -96,5 +98,5 @@ class DuplicatePipeline:
             item=replaced,
             response=None,
             exception=DropItem(f"duplicate-of:{item.id}"),
-            spider=spider,
+            spider=self.crawler.spider,
         )

@@ -13,7 +13,9 @@ from crawler.items import Article, FetchedPage
 class ExtractPipeline:
     """Turns each :class:`FetchedPage` into an :class:`Article` (metadata cascade + body)."""
 
-    def process_item(self, item: Any, spider: Any = None) -> Article:
+    stage = "extract"
+
+    def process_item(self, item: Any) -> Article:
         if isinstance(item, Article):
             return item
         if not isinstance(item, FetchedPage):

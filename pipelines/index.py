@@ -25,6 +25,8 @@ class IndexPipeline:
     outbox, counted as ``queued``, and sent when the store is back.
     """
 
+    stage = "index"
+
     def __init__(self, store: Store, crawler: Crawler, outbox: Outbox | None = None) -> None:
         self.store = store
         self.crawler = crawler
@@ -41,33 +43,34 @@ class IndexPipeline:
         if self.outbox is not None:
             self.outbox.close()
 
-    def process_item(self, item: Article, spider: Any = None) -> Article:
+    def process_item(self, item: Article) -> Article:
         # An older copy still queued must be written first: this one queues behind it.
         if self.outbox is not None and self.outbox.has(item.id):
-            return self._queue(item, spider, None)
+            return self._queue(item, None)
         try:
             outcome = self.store.upsert(item)
         except StoreError as exc:
             if self.outbox is not None:
-                return self._queue(item, spider, exc)
-            if spider is not None and hasattr(spider, "fail"):
-                spider.fail(str(exc))
-            if self.crawler.engine is not None and spider is not None:
-                self.crawler.engine.close_spider(spider, "store-error")
-            raise DropItem("store-error") from None
+                return self._queue(item, exc)
+            self._stop(exc)
         self.crawler.stats.inc_value(f"newswatch/articles/{outcome}")
         return item
 
-    def _queue(self, item: Article, spider: Any, error: StoreError | None) -> Article:
+    def _stop(self, error: StoreError) -> None:
+        """Fail the source with the store's message and stop its crawl."""
+        spider = self.crawler.spider
+        if spider is not None and hasattr(spider, "fail"):
+            spider.fail(str(error))
+        if self.crawler.engine is not None and spider is not None:
+            self.crawler.engine.close_spider(spider, "store-error")
+        raise DropItem("store-error")
+
+    def _queue(self, item: Article, error: StoreError | None) -> Article:
         assert self.outbox is not None
         try:
             self.outbox.put(item)
         except StoreError as exc:  # neither the store nor the outbox: stop, as without one
-            if spider is not None and hasattr(spider, "fail"):
-                spider.fail(str(exc))
-            if self.crawler.engine is not None and spider is not None:
-                self.crawler.engine.close_spider(spider, "store-error")
-            raise DropItem("store-error") from None
+            self._stop(exc)
         if error is not None and not self._warned:
             self._warned = True
             logger.warning("store unavailable, articles go to the outbox %s: %s",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from langdetect import DetectorFactory, detector_factory
 from langdetect.lang_detect_exception import LangDetectException
 from scrapy.crawler import Crawler
@@ -61,9 +59,14 @@ def decide_language(
 class LanguageFilterPipeline:
     """Sets ``language`` and drops articles outside the allowed languages (``language:xx``)."""
 
-    def __init__(self, allowed: list[str], threshold: float) -> None:
+    stage = "language"
+
+    def __init__(
+        self, allowed: list[str], threshold: float, crawler: Crawler | None = None
+    ) -> None:
         self.allowed = set(allowed)
         self.threshold = threshold
+        self.crawler = crawler
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> LanguageFilterPipeline:
@@ -72,9 +75,10 @@ class LanguageFilterPipeline:
             "NEWSWATCH_LANGUAGES", ["en", "fr", "de", "es", "it"]
         )
         threshold = getattr(filters, "min_language_probability", 0.8)
-        return cls(languages, threshold)
+        return cls(languages, threshold, crawler)
 
-    def process_item(self, item: Article, spider: Any = None) -> Article:
+    def process_item(self, item: Article) -> Article:
+        spider = self.crawler.spider if self.crawler is not None else None
         hint = getattr(getattr(spider, "source", None), "language", None)
         language, probability, origin = decide_language(
             item, hint, item.feed_language, self.threshold

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from scrapy.exceptions import DropItem
 
@@ -20,7 +19,9 @@ def _clean(text: str | None) -> str | None:
 class NormalizePipeline:
     """Collapses whitespace and entities in short fields; drops articles without text."""
 
-    def process_item(self, item: Article, spider: Any = None) -> Article:
+    stage = "normalize"
+
+    def process_item(self, item: Article) -> Article:
         item.title = _clean(item.title) or ""
         item.description = _clean(item.description)
         item.authors = list(dict.fromkeys(a for a in map(_clean, item.authors) if a))

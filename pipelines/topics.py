@@ -17,6 +17,8 @@ class TopicFilterPipeline:
     With ``keep_unmatched`` (or no topics configured) unmatched articles are kept untagged.
     """
 
+    stage = "topics"
+
     def __init__(self, topics: list[Any], keep_unmatched: bool) -> None:
         self.matcher = TopicMatcher(topics)
         self.keep_unmatched = keep_unmatched or not topics
@@ -29,7 +31,7 @@ class TopicFilterPipeline:
             bool(getattr(filters, "keep_unmatched", False)),
         )
 
-    def process_item(self, item: Article, spider: Any = None) -> Article:
+    def process_item(self, item: Article) -> Article:
         body = item.body
         if item.description and item.description not in body:
             body = item.description + "\n" + body

@@ -116,7 +116,7 @@ def stem(folded: str, language: str | None) -> str:
 def analyze(text: str, language: str | None) -> list[str]:
     """The search terms of ``text``, in order: folded and stemmed in ``language``."""
     stemmer = _stemmer(base_language(language))
-    folded = [fold(t.word) for t in tokenize(text)]
+    folded = [fold(w) for w in words(text)]
     return stemmer.stemWords(folded) if stemmer else folded
 
 

@@ -10,6 +10,7 @@ import scrapy
 from scrapy.http import Response
 
 from crawler.items import EntryHint, FetchedPage
+from crawler.profile import record
 from crawler.urls import normalize_url
 
 HTML_TYPES = (b"text/html", b"application/xhtml+xml")
@@ -73,6 +74,7 @@ class NewsSpider(scrapy.Spider):
 
     def parse_article(self, response: Response, hint: EntryHint | None = None) -> Any:
         """Yield the fetched page for extraction, if it is HTML."""
+        record(self.crawler.stats, "fetch", response.meta.get("download_latency", 0.0))
         content_type = response.headers.get(b"Content-Type", b"text/html").lower()
         if not any(t in content_type for t in HTML_TYPES) or not hasattr(response, "text"):
             self.crawler.stats.inc_value("newswatch/skipped/not-html")

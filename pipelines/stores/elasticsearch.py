@@ -22,6 +22,7 @@ collapse, upsert outcomes and revisions (``tests/pipelines/test_store_contract.p
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import time
@@ -55,6 +56,12 @@ from pipelines.stores.base import (
 )
 from search.analysis import index_terms
 from search.query import And, Not, Or, Phrase, Terms
+
+# The client logs each retry and failed node as warnings; with no logging configured (the
+# CLI) Python would print them to stderr around our one-line error. Configured logging
+# (a crawl's log file) still gets them.
+for _name in ("elastic_transport", "elasticsearch"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 TITLE_BOOST = 3.0  # SqliteStore's BM25 column weights: title 3, body 1
 MAX_WINDOW = 10_000  # Elasticsearch's default index.max_result_window
@@ -606,14 +613,15 @@ class ElasticsearchStore:
                 action["if_primary_term"] = previous["_primary_term"]
             actions.append(action)
             pending[article.id] = (article, kind)
-        conflicts = []
+        conflicts, refused = [], []
+        # The helper retries 429 and 5xx with backoff; the transport must not retry too.
+        client = self.client.options(retry_on_status=())
         with self._errors("write articles"):
             for ok, item in helpers.streaming_bulk(
-                self.client, actions, index=self.alias, chunk_size=self.chunk_size,
+                client, actions, index=self.alias, chunk_size=self.chunk_size,
                 max_chunk_bytes=self.max_chunk_bytes, raise_on_error=False,
-                raise_on_exception=False, max_retries=self.max_retries,
-                initial_backoff=self.initial_backoff, max_backoff=30,
-                retry_on_status=RETRY_STATUSES, require_alias=True,
+                max_retries=self.max_retries, initial_backoff=self.initial_backoff,
+                max_backoff=30, retry_on_status=RETRY_STATUSES, require_alias=True,
             ):  # fmt: skip
                 info = next(iter(item.values()))
                 article, kind = pending[info["_id"]]
@@ -623,6 +631,11 @@ class ElasticsearchStore:
                     conflicts.append(article)
                 else:
                     outcome.errors[article.id] = self._clean(_item_reason(info))
+                    if info.get("status") in RETRY_STATUSES:
+                        refused.append(outcome.errors[article.id])
+        if refused:  # still refused after the retries: the cluster is overloaded or failing
+            where = f"Elasticsearch at {self.url}" if self.url else "Elasticsearch"
+            raise StoreUnavailable(f"{where}: cannot write articles: {refused[0]}")
         for article in conflicts:  # written by someone else meanwhile: one at a time
             try:
                 outcome.outcomes[article.id] = self._upsert(article, copy, refresh=False)
