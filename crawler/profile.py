@@ -8,6 +8,7 @@ download latency as the ``fetch`` stage.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,10 +19,11 @@ TIME_PREFIX = "newswatch/time/"
 ITEMS_PREFIX = "newswatch/items/"
 
 
-def record(stats: Any, stage: str, seconds: float) -> None:
-    """Add one item's time in ``stage`` to the stats."""
+def record(stats: Any, stage: str, seconds: float, count: bool = True) -> None:
+    """Add one item's time in ``stage`` to the stats (``count``: and count the item)."""
     stats.inc_value(TIME_PREFIX + stage, seconds)
-    stats.inc_value(ITEMS_PREFIX + stage)
+    if count:
+        stats.inc_value(ITEMS_PREFIX + stage)
 
 
 def stage_name(component: Any) -> str:
@@ -42,10 +44,14 @@ class TimedItemPipelineManager(ItemPipelineManager):
 def _timed(method: Callable[..., Any], stage: str, stats: Any) -> Callable[..., Any]:
     def timed(item: Any, *args: Any) -> Any:
         start = time.perf_counter()
+        result = None
         try:
-            return method(item, *args)
-        finally:
-            record(stats, stage, time.perf_counter() - start)
+            result = method(item, *args)
+            return result
+        finally:  # a drop (DropItem) is time spent in the stage too
+            # A stage that hands its work elsewhere (a coroutine) records its own time.
+            if not inspect.isawaitable(result):
+                record(stats, stage, time.perf_counter() - start)
 
     return timed
 

@@ -142,6 +142,8 @@ class CrawlerConfig(_Strict):
     autothrottle: bool = True
     download_timeout: float = Field(30, gt=0)
     max_response_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # Processes for extraction and language detection; default one per core (none on one).
+    workers: int | None = Field(None, ge=0, le=64)
 
 
 class ElasticsearchConfig(_Strict):

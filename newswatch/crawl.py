@@ -119,6 +119,7 @@ def build_settings(
             "DOWNLOAD_TIMEOUT": crawler.download_timeout,
             "DOWNLOAD_MAXSIZE": crawler.max_response_bytes,
             "NEWSWATCH_FILTERS": config.filters,
+            "NEWSWATCH_WORKERS": crawler.workers,
             "NEWSWATCH_TOPICS": list(config.topics),
             "NEWSWATCH_STORE": config.store,
             "LOG_LEVEL": "INFO" if log_file else "ERROR",

@@ -80,12 +80,14 @@ class LanguageFilterPipeline:
     def process_item(self, item: Article) -> Article:
         spider = self.crawler.spider if self.crawler is not None else None
         hint = getattr(getattr(spider, "source", None), "language", None)
-        language, probability, origin = decide_language(
-            item, hint, item.feed_language, self.threshold
-        )
-        item.language = language
-        item.language_probability = round(probability, 4)
-        item.language_source = origin
+        if item.language_source is None:  # not yet decided by a worker process
+            language, probability, origin = decide_language(
+                item, hint, item.feed_language, self.threshold
+            )
+            item.language = language
+            item.language_probability = round(probability, 4)
+            item.language_source = origin
+        language = item.language
         if not language:
             raise DropItem("language:unknown")
         if self.allowed and language not in self.allowed:
