@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -64,14 +65,20 @@ def to_utc_iso(value: Any) -> str | None:
 
 def _parse_loose(text: str) -> datetime | None:
     try:
-        return parsedate_to_datetime(text)  # RFC 822, as feeds write it, zone names included
+        parsed = parsedate_to_datetime(text)  # RFC 822, as feeds write it
+        if parsed.tzinfo is not None:
+            return parsed
     except (TypeError, ValueError, IndexError):
         pass
+    # Without a zone it knows (CET, MEZ: not RFC 822 names), the email parser gives a
+    # naive time; dateutil reads the zone names of _ZONES. A dotted date is day first
+    # (03.11.2026 is 3 November): that is how every language that writes dots means it.
+    dayfirst = bool(_DOTTED_DATE.match(text))
     # dateutil fills missing parts from a default: parse with two different defaults,
     # and a date part that changes with them was not in the text.
     try:
-        first = dateparser.parse(text, default=_DEFAULTS[0], tzinfos=_ZONES)
-        second = dateparser.parse(text, default=_DEFAULTS[1], tzinfos=_ZONES)
+        first = dateparser.parse(text, default=_DEFAULTS[0], tzinfos=_ZONES, dayfirst=dayfirst)
+        second = dateparser.parse(text, default=_DEFAULTS[1], tzinfos=_ZONES, dayfirst=dayfirst)
     except (ValueError, OverflowError, TypeError):
         return None
     if (first.year, first.month, first.day) != (second.year, second.month, second.day):
@@ -80,6 +87,7 @@ def _parse_loose(text: str) -> datetime | None:
 
 
 _DEFAULTS = (datetime(1901, 1, 1), datetime(1902, 2, 2))
+_DOTTED_DATE = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 # Zone names that news sites still write (RFC 822 and common European ones), in hours.
 _ZONES = {
     name: offset * 3600

@@ -29,6 +29,13 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 2
+# Retries wait: Retry-After, else exponential backoff (crawler/middlewares.py).
+NEWSWATCH_RETRY_BACKOFF = 1.0
+NEWSWATCH_RETRY_MAX_DELAY = 60.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+}
 REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
@@ -47,6 +54,7 @@ ITEM_PIPELINES = {
 ITEM_PROCESSOR = "crawler.profile.TimedItemPipelineManager"
 EXTENSIONS = {
     "crawler.extensions.DropReasons": 0,
+    "crawler.archive.WarcArchive": 10,  # with NEWSWATCH_ARCHIVE (a directory)
 }
 LOG_FORMATTER = "crawler.extensions.QuietDropFormatter"
 LOG_LEVEL = "INFO"

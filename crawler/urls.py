@@ -1,7 +1,7 @@
 """URL normalisation and article ids.
 
-Two URLs that name the same article (tracking parameters, fragments, case of
-scheme and host, default ports, trailing slashes, query order) normalise to one
+Two URLs that name the same article (tracking parameters, session ids, fragments,
+case of scheme and host, default ports, trailing slashes, query order) normalise to one
 string, and the article id is derived from it, so a re-crawl updates in place.
 """
 
@@ -19,6 +19,15 @@ _TRACKING = re.compile(
     r"|_ga|_gl|ocid|cmpid|ns_mchannel|ns_source|ns_campaign|ns_linkname|at_medium|at_campaign)$",
     re.IGNORECASE,
 )
+# Session ids: a server's name for one visit, never for the content. Left in, every
+# visit mints new URLs for the same pages (a crawler trap); taken out, they are one URL.
+# ``sid`` is also some sites' story id; such a site needs the parameter kept.
+_SESSION = re.compile(
+    r"^(sid|sessid|sessionid|session_id|jsessionid|phpsessid|aspsessionid|cfid|cftoken)$",
+    re.IGNORECASE,
+)
+# Java-style session path parameters: /story;jsessionid=0A1B2C?page=2
+_SESSION_PATH = re.compile(r";(?:jsessionid|phpsessid|sessionid|sid)=[^;/?#]*", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -36,8 +45,11 @@ def normalize_url(url: str) -> str:
         port = parts.port
     except ValueError:  # an unparseable port or host
         return url
+    if ";" in parts.path:
+        path = _SESSION_PATH.sub("", parts.path)
+        url = urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
     params = [p.split("=", 1)[0] for p in parts.query.split("&") if p]
-    tracking = [p for p in params if _TRACKING.match(p)]
+    tracking = [p for p in params if _TRACKING.match(p) or _SESSION.match(p)]
     if tracking:
         url = url_query_cleaner(url, tracking, remove=True, keep_fragments=True)
     url = canonicalize_url(url, keep_fragments=False)

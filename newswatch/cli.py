@@ -8,6 +8,7 @@ reaches the terminal unless ``--debug`` asks for it.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -15,7 +16,8 @@ from typing import Any
 
 import click
 
-from newswatch.config import Config, ConfigError, load_config
+from crawler.state import StateError
+from newswatch.config import Config, ConfigError, load_config, seconds
 from pipelines.stores import StoreError, open_store
 from pipelines.stores.base import SearchRequest, Store
 from search.query import QuerySyntaxError
@@ -23,6 +25,7 @@ from search.snippets import to_terminal
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_BUSY = 75  # EX_TEMPFAIL: another process crawls the source; try again later
 
 
 class UserError(click.ClickException):
@@ -41,7 +44,7 @@ def _friendly(command: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (ConfigError, StoreError) as exc:
+        except (ConfigError, StoreError, StateError) as exc:
             raise UserError(str(exc)) from None
         except QuerySyntaxError as exc:
             raise UserError(f"bad query: {exc}") from None
@@ -82,6 +85,10 @@ def _store(ctx: click.Context) -> Store:
               "to this JSON Lines file.")  # fmt: skip
 @click.option("--profile", "profile_path", metavar="PATH", help="Write each stage's "
               "milliseconds per page (fetch, extract, ... index) to this JSON file.")  # fmt: skip
+@click.option("--due", "due_only", is_flag=True, help="Only the sources whose interval has "
+              "passed since their last poll (for cron).")  # fmt: skip
+@click.option("--time-limit", metavar="DURATION", help="Stop each source's crawl after this "
+              "long (30s, 15m, 1h); the next run resumes it.")  # fmt: skip
 @click.pass_context
 @_friendly
 def crawl(
@@ -90,8 +97,14 @@ def crawl(
     log_file: str | None,
     drop_log: str | None,
     profile_path: str | None,
+    due_only: bool,
+    time_limit: str | None,
 ) -> None:
-    """Crawl the configured sources once and index what they publish."""
+    """Crawl the configured sources once and index what they publish.
+
+    Only what is new is fetched (see docs/scheduling.md). A source that another process
+    is crawling is refused (exit status 75); one whose server asked for a pause waits.
+    """
     from newswatch.crawl import format_outbox, format_reports, run_crawl
 
     config = _config(ctx)
@@ -100,12 +113,21 @@ def crawl(
     ]  # fmt: skip
     if not sources:
         raise UserError(f"{config.path}: no sources to crawl")
+    if time_limit is not None and not re.fullmatch(r"[1-9]\d*[smhd]", time_limit):
+        raise UserError(f"--time-limit: expected a duration such as '30s', '15m' or '1h'"
+                        f" (got {time_limit!r})")  # fmt: skip
     progress = sys.stderr if sys.stderr.isatty() else None
     reports = run_crawl(
         config, sources, log_file=log_file, progress=progress, drop_log=drop_log,
-        profile_path=profile_path,
+        profile_path=profile_path, due_only=due_only,
+        time_limit=seconds(time_limit) if time_limit else None,
     )  # fmt: skip
-    click.echo(format_reports(reports))
+    for line in reports.waiting:
+        click.echo(line)
+    for line in reports.busy:
+        click.echo(f"newswatch: {line}", err=True)
+    if reports:
+        click.echo(format_reports(reports))
     if outbox := format_outbox(getattr(reports, "outbox", None)):
         click.echo(outbox)  # articles the store could not take yet, or sent late
     try:  # saved-search webhooks: a failure to deliver never fails the crawl
@@ -119,6 +141,22 @@ def crawl(
     if failed:
         click.echo(f"newswatch: {len(failed)} source(s) failed: {', '.join(failed)}", err=True)
         ctx.exit(EXIT_FAILED)
+    if reports.busy:
+        ctx.exit(EXIT_BUSY)
+
+
+@cli.command()
+@click.pass_context
+@_friendly
+def schedule(ctx: click.Context) -> None:
+    """Crawl each source at its own interval until stopped, one child process per run.
+
+    SIGTERM or Ctrl-C stops it cleanly (running crawls resume next time); SIGHUP reloads
+    the config. See docs/scheduling.md.
+    """
+    from newswatch.scheduler import Scheduler
+
+    ctx.exit(Scheduler(ctx.obj["config_path"]).run())
 
 
 # --- search ------------------------------------------------------------------
@@ -223,13 +261,17 @@ def show(ctx: click.Context, article_id: str, as_json: bool) -> None:
 @click.pass_context
 @_friendly
 def stats(ctx: click.Context, as_json: bool) -> None:
-    """Per source: articles, languages, drops by reason in the last crawl, last crawl."""
+    """Per source: articles, languages, drops by reason in the last crawl, last crawl,
+    freshness, and flags for sources that keep failing or bring nothing new."""
     from newswatch.alerts import format_alert_status
+    from newswatch.history import add_health
     from newswatch.saved import SavedSearches
 
+    health = _config(ctx).health
     store = _store(ctx)
     try:
         data = store.stats()
+        add_health(store, data, health.failed_runs, seconds(health.silent_after))
     finally:
         store.close()
     data["alerts"] = SavedSearches(_config(ctx)).status()
@@ -252,8 +294,65 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             click.echo(
                 "  dropped in last crawl: " + ", ".join(f"{k} {v}" for k, v in dropped.items())
             )
+        checked = entry.get("health") or {}
+        if checked.get("last_success"):
+            click.echo(f"  last successful crawl: {checked['last_success']}")
+        for flag in checked.get("flags", []):
+            click.echo(f"  ! {flag}")
     if data["alerts"]:
         click.echo("\n" + format_alert_status(data["alerts"]))
+
+
+@cli.command()
+@click.option("--source", metavar="NAME", help="Only this source's runs.")
+@click.option("--limit", type=click.IntRange(1, 100000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of runs.")
+@click.pass_context
+@_friendly
+def runs(ctx: click.Context, source: str | None, limit: int, as_json: bool) -> None:
+    """The crawl history, newest first: per run its source, start, duration, status, pages,
+    304s, new and updated articles, drops by reason and errors."""
+    from newswatch.history import format_runs, run_row
+
+    store = _store(ctx)
+    try:
+        rows = [run_row(run) for run in store.runs(source=source, limit=limit)]
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(format_runs(rows))
+
+
+@cli.command()
+@click.option("--source", "names", multiple=True, metavar="NAME", help="Only this source "
+              "(repeatable).")  # fmt: skip
+@click.pass_context
+@_friendly
+def reparse(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Re-extract and re-filter stored articles from the WARC archive, fetching nothing.
+
+    Each article goes through the crawl's stages again with the current config: it is
+    updated in place (new topics included), or removed from the store if it is dropped now.
+    """
+    from newswatch.reparse import archived_sources, format_reparse, run_reparse
+
+    config = _config(ctx)
+    if not config.crawler.archive:
+        raise UserError(f"{config.path}: crawler.archive is off: there is no archive to reparse")
+    sources = [config.source(n) for n in names] if names else archived_sources(config)
+    if not sources:
+        raise UserError(f"nothing archived in {config.crawler.archive}: crawl first")
+    result = run_reparse(config, sources)
+    for line in result.busy:
+        click.echo(f"newswatch: {line}", err=True)
+    if result.reports:
+        click.echo(format_reparse(result.reports))
+    if any(r.errors for r in result.reports):
+        ctx.exit(EXIT_FAILED)
+    if result.busy:
+        ctx.exit(EXIT_BUSY)
 
 
 @cli.command()

@@ -31,6 +31,15 @@ ENV_VAR = "NEWSWATCH_CONFIG"
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+Duration = Annotated[str, StringConstraints(pattern=r"^\d+[smhd]$")]
+
+DEFAULT_EVERY = "1h"  # a source's interval when it names none
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(duration: str) -> int:
+    """The seconds a validated duration stands for: ``"15m"`` -> 900."""
+    return int(duration[:-1]) * _UNITS[duration[-1]]
 
 
 class ConfigError(Exception):
@@ -109,8 +118,39 @@ class SourceConfig(_Strict):
     max_pages: int = Field(500, ge=1)
     language: LanguageCode | None = None  # a hint, used when detection is unsure
     since: date | None = None  # sitemaps: skip entries older than this
-    every: Annotated[str, StringConstraints(pattern=r"^\d+[smhd]$")] | None = None
+    every: Duration | None = None  # how often `newswatch schedule` crawls it (default 1h)
+    # Adaptive polling: the interval shrinks while polls find mostly new links and grows
+    # while they find mostly known ones, within min_every..max_every. Default: on for feeds.
+    adaptive: bool | None = None
+    min_every: Duration = "10m"
+    max_every: Duration = "24h"
     enabled: bool = True
+
+    @property
+    def interval(self) -> int:
+        """The configured interval in seconds."""
+        return seconds(self.every or DEFAULT_EVERY)
+
+    @property
+    def min_interval(self) -> int:
+        return seconds(self.min_every)
+
+    @property
+    def max_interval(self) -> int:
+        return seconds(self.max_every)
+
+    @property
+    def is_adaptive(self) -> bool:
+        return self.kind == "feed" if self.adaptive is None else self.adaptive
+
+    @model_validator(mode="after")
+    def _polling(self) -> SourceConfig:
+        if seconds(self.min_every) > seconds(self.max_every):
+            raise ValueError(f"min_every ({self.min_every}) is longer than max_every"
+                             f" ({self.max_every})")  # fmt: skip
+        if self.adaptive and self.kind == "site":
+            raise ValueError("adaptive polling needs a feed or sitemap source, not kind 'site'")
+        return self
 
     @field_validator("allow", "deny")
     @classmethod
@@ -142,8 +182,42 @@ class CrawlerConfig(_Strict):
     autothrottle: bool = True
     download_timeout: float = Field(30, gt=0)
     max_response_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # Retries of 5xx, 429, timeouts and resets wait: Retry-After, else retry_backoff
+    # seconds doubled at each retry; never more than retry_max_delay (crawler/middlewares.py).
+    retry_times: int = Field(2, ge=0, le=10)
+    retry_backoff: float = Field(1.0, ge=0)
+    retry_max_delay: float = Field(60, ge=0)
     # Processes for extraction and language detection; default one per core (none on one).
     workers: int | None = Field(None, ge=0, le=64)
+    # Incremental crawling (docs/scheduling.md): what the crawler remembers between runs.
+    state: str = "data/crawl-state.db"  # "" forgets everything: each crawl fetches it all
+    jobs: str = "data/jobs"  # Scrapy JOBDIR per source, so a stopped crawl resumes; "" off
+    locks: Annotated[str, StringConstraints(min_length=1)] = "data/locks"
+    archive: str = "data/warc"  # raw responses of stored articles, WARC; "" keeps none
+    unconditional_every: int = Field(10, ge=1)  # every Nth poll of a feed ignores ETags
+    refresh_younger_than: Duration = "48h"  # articles this young are fetched again...
+    refresh_after: Duration = "6h"  # ...when their last fetch is this old
+
+
+class ScheduleConfig(_Strict):
+    """``newswatch schedule``: each source at its own interval, in child processes."""
+
+    max_concurrent: int = Field(2, ge=1, le=64)  # crawls running at once, all sources
+    time_limit: Duration = "30m"  # a run still going after this is stopped: failed "timeout"
+
+    @field_validator("time_limit")
+    @classmethod
+    def _positive(cls, value: str) -> str:
+        if seconds(value) <= 0:
+            raise ValueError("expected a duration longer than 0s")
+        return value
+
+
+class HealthConfig(_Strict):
+    """When ``newswatch stats`` flags a source."""
+
+    failed_runs: int = Field(3, ge=1)  # this many failed runs in a row
+    silent_after: Duration = "3d"  # no new article for this long
 
 
 class ElasticsearchConfig(_Strict):
@@ -164,6 +238,8 @@ class StoreConfig(_Strict):
 
     backend: Literal["sqlite", "elasticsearch"] = "sqlite"
     path: str = "data/newswatch.db"
+    # SQLite: how long a write waits for another process's lock before the crawl stops.
+    busy_timeout: float = Field(30, gt=0)
     elasticsearch: ElasticsearchConfig = ElasticsearchConfig()
 
 
@@ -210,6 +286,8 @@ class Config(_Strict):
     store: StoreConfig = StoreConfig()
     crawler: CrawlerConfig = CrawlerConfig()
     web: WebConfig = WebConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    health: HealthConfig = HealthConfig()
     saved_searches: list[SavedSearchConfig] = []
     path: str = "<defaults>"  # where this config was read from (not a file key)
 
@@ -294,16 +372,48 @@ def _describe(exc: ValidationError) -> str:
     elif kind == "string_pattern_mismatch":
         field = next((p for p in reversed(error["loc"]) if isinstance(p, str)), "")
         message = _PATTERN_HELP.get(field, message)
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        message = "expected a table"  # pydantic says "a valid dictionary or instance of X"
+    elif kind in _LENGTH_HELP:
+        limit = (error.get("ctx") or {}).get(_LENGTH_HELP[kind][1])
+        message = _LENGTH_HELP[kind][0].format(limit, "" if limit == 1 else "s")
     else:
         message = message.replace("Input should be", "expected")
-    shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+    # A validator's own message (value_error) is about the whole value: not repeated.
+    whole = isinstance(value, dict | list) and kind == "value_error"
+    shown = "" if value is None or whole else f" (got {_toml(value)})"
     extra = "" if len(exc.errors()) == 1 else f" (and {len(exc.errors()) - 1} more problems)"
     return f"{location}: {message}{shown}{extra}"
 
 
+# Array lengths, in the words of the file (pydantic: "List should have at least 1 item
+# after validation, not 0"); its string lengths read well as they are.
+_LENGTH_HELP = {
+    "too_short": ("expected at least {} item{}", "min_length"),
+    "too_long": ("expected at most {} item{}", "max_length"),
+}
+
+
+def _toml(value: Any) -> str:
+    """A value as the file wrote it: ``true``, ``2026-01-01``, a table, an array."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an empty array" if not value else "an array"
+    if isinstance(value, str) and len(value) > 60:
+        return repr(value[:57] + "...")
+    return repr(value)
+
+
+DURATION_KEYS = ("every", "min_every", "max_every", "refresh_younger_than", "refresh_after",
+                 "time_limit", "silent_after")  # fmt: skip
 _PATTERN_HELP = {
     "name": "expected a name of letters, digits, '.', '_' or '-'",
-    "every": "expected a duration such as '30s', '15m', '6h' or '1d'",
+    **dict.fromkeys(DURATION_KEYS, "expected a duration such as '30s', '15m', '6h' or '1d'"),
     "languages": "expected an ISO 639-1 language code such as 'en'",
     "language": "expected an ISO 639-1 language code such as 'en'",
     "urls": "expected an http:// or https:// URL",

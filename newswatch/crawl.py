@@ -23,9 +23,11 @@ from scrapy.settings import Settings
 
 from crawler import __version__
 from crawler.extensions import DROP_PREFIX
+from crawler.incremental import NOT_MODIFIED, SKIPPED_KNOWN
 from crawler.profile import profile
 from crawler.spiders import SPIDERS
 from newswatch.config import Config, SourceConfig
+from newswatch.jobs import claim, job_settings, release_all
 from pipelines.stores import StoreError, open_store
 from pipelines.stores.outbox import FlushReport, outbox_for
 
@@ -44,8 +46,13 @@ class SourceReport:
     unchanged: int = 0
     queued: int = 0  # waiting in the outbox: the store could not take them
     dropped: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)  # left alone, by why (max-pages...)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # wrong but survived: a malformed feed
     finish_reason: str = ""
+    not_modified: int = 0  # polls of feeds and sitemaps answered 304
+    skipped_known: int = 0  # article links not requested: fetched in an earlier run
+    duration: float = 0.0  # seconds
 
     @property
     def failed(self) -> bool:
@@ -53,6 +60,8 @@ class SourceReport:
 
     @property
     def status(self) -> str:
+        if self.finish_reason == "shutdown":  # stopped by a signal; the next run resumes
+            return "interrupted"
         return "failed" if self.failed else "ok"
 
     def as_run(self) -> dict:
@@ -69,7 +78,12 @@ class SourceReport:
                 "unchanged": self.unchanged,
                 "queued": self.queued,
                 "dropped": self.dropped,
+                "skipped": self.skipped,
+                "notes": self.notes,
                 "finish_reason": self.finish_reason,
+                "not_modified": self.not_modified,
+                "skipped_known": self.skipped_known,
+                "duration": self.duration,
             },  # fmt: skip
         }
 
@@ -78,6 +92,10 @@ class CrawlReports(list[SourceReport]):
     """One report per source, and what happened to the outbox (Elasticsearch only)."""
 
     outbox: OutboxStatus | None = None
+    # One line per source not crawled (set per instance): another process crawls it,
+    # or its server asked for a pause.
+    busy: list[str] = []
+    waiting: list[str] = []
 
 
 @dataclass
@@ -118,6 +136,9 @@ def build_settings(
             "AUTOTHROTTLE_ENABLED": crawler.autothrottle,
             "DOWNLOAD_TIMEOUT": crawler.download_timeout,
             "DOWNLOAD_MAXSIZE": crawler.max_response_bytes,
+            "RETRY_TIMES": crawler.retry_times,
+            "NEWSWATCH_RETRY_BACKOFF": crawler.retry_backoff,
+            "NEWSWATCH_RETRY_MAX_DELAY": crawler.retry_max_delay,
             "NEWSWATCH_FILTERS": config.filters,
             "NEWSWATCH_WORKERS": crawler.workers,
             "NEWSWATCH_TOPICS": list(config.topics),
@@ -138,31 +159,48 @@ def run_crawl(
     progress: TextIO | None = None,
     drop_log: str | None = None,
     profile_path: str | None = None,
+    due_only: bool = False,
+    time_limit: float | None = None,
 ) -> CrawlReports:
     """Crawl ``sources`` to the end and return one report per source.
 
     With ``progress``, a line of running totals is redrawn there every second; with
     ``profile_path``, the milliseconds per page of each stage are written there as JSON.
+    Each source is claimed first (newswatch/jobs.py): one locked by another run or
+    backed off is not crawled (``reports.busy``, ``reports.waiting``); ``due_only``
+    skips those not due yet; ``time_limit`` (seconds) stops each source's crawl then.
     """
     outbox = _flush(config, None)  # what waits from an earlier crawl goes first
+    claims = claim(config, sources, due_only)
+    if not claims.jobs:
+        reports = CrawlReports()
+        reports.busy, reports.waiting, reports.outbox = claims.busy, claims.waiting, outbox
+        return reports
     settings = build_settings(config, log_file, drop_log)
     settings.set("LOG_INSTALL_ROOT_HANDLER", log_file is not None, priority="cmdline")
     process = CrawlerProcess(settings)
     crawlers = []
     started = _now()
-    for source in sources:
-        crawler = process.create_crawler(SPIDERS[source.kind])
-        crawlers.append((source, crawler))
-        process.crawl(crawler, source=source)
+    for job in claims.jobs:
+        crawler = process.create_crawler(SPIDERS[job.source.kind])
+        crawler.settings.setdict(job_settings(config, job, time_limit), priority="cmdline")
+        crawlers.append((job.source, crawler))
+        process.crawl(crawler, source=job.source)
     if progress is not None:
         _show_progress(crawlers, progress)
-    process.start()
+    try:
+        process.start()
+    finally:
+        release_all(claims.jobs, {s.name: _finish_reason(c) for s, c in crawlers})
     if progress is not None:
         progress.write("\r\x1b[2K" if progress.isatty() else "")
     if profile_path:
         stages = profile([c.stats.get_stats() for _, c in crawlers if c.stats])
         Path(profile_path).write_text(json.dumps(stages, indent=2))
-    reports = CrawlReports(_report(source, crawler, started) for source, crawler in crawlers)
+    reports = CrawlReports(
+        _report(source, crawler, started, time_limit) for source, crawler in crawlers
+    )
+    reports.busy, reports.waiting = claims.busy, claims.waiting
     _record(config, reports)
     reports.outbox = _flush(config, outbox)
     return reports
@@ -186,7 +224,7 @@ def flush_outbox(config: Config) -> FlushReport | None:
             return FlushReport()
         store = open_store(config.store, languages=list(config.filters.languages))
         try:
-            duplicates = DuplicatePipeline(store)
+            duplicates = DuplicatePipeline(store, outage_is_no_duplicate=False)
 
             def prepare(article: Any) -> Any:
                 try:
@@ -233,19 +271,27 @@ def format_outbox(status: OutboxStatus | None) -> str:
     return "\n".join(lines)
 
 
+SKIP_PREFIX = "newswatch/skipped/"  # max-depth, max-pages, url-rule, known, not-html...
+
+
 def _pages(stats: dict) -> int:
     """Pages fetched: responses other than robots.txt."""
     return stats.get("response_received_count", 0) - stats.get("robotstxt/response_count", 0)
 
 
-def _report(source: SourceConfig, crawler: Any, started: str) -> SourceReport:
+def _report(
+    source: SourceConfig, crawler: Any, started: str, time_limit: float | None = None
+) -> SourceReport:
     stats = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
     report = SourceReport(
         source=source.name,
         kind=source.kind,
-        started_at=started,
-        finished_at=_now(),
+        started_at=_stamp(stats.get("start_time")) or started,
+        finished_at=_stamp(stats.get("finish_time")) or _now(),
+        duration=round(float(stats.get("elapsed_time_seconds", 0.0)), 1),
+        not_modified=stats.get(NOT_MODIFIED, 0),
+        skipped_known=stats.get(SKIPPED_KNOWN, 0),
         pages=_pages(stats),
         new=stats.get("newswatch/articles/new", 0),
         updated=stats.get("newswatch/articles/updated", 0),
@@ -256,12 +302,40 @@ def _report(source: SourceConfig, crawler: Any, started: str) -> SourceReport:
             for k, v in sorted(stats.items())
             if k.startswith(DROP_PREFIX)
         },  # fmt: skip
+        skipped={
+            k.removeprefix(SKIP_PREFIX): v
+            for k, v in sorted(stats.items())
+            if k.startswith(SKIP_PREFIX)
+        },  # fmt: skip
         errors=list(getattr(spider, "errors", [])),
+        notes=list(getattr(spider, "notes", [])),
         finish_reason=str(stats.get("finish_reason", "")),
     )
+    timed_out = report.finish_reason == "closespider_timeout" or (
+        # Stopped by a signal after the time limit: the scheduler ended an overlong run.
+        report.finish_reason == "shutdown" and time_limit and report.duration >= time_limit
+    )
+    if timed_out:
+        report.finish_reason = "timeout"
+        report.errors.append("timeout")
+    elif report.finish_reason == "shutdown":
+        report.errors.append("interrupted")
     if report.finish_reason and report.finish_reason != "finished" and not report.errors:
         report.errors.append(f"crawl stopped: {report.finish_reason}")
     return report
+
+
+def _finish_reason(crawler: Any) -> str:
+    """Why a crawler stopped ("" if it never started: Scrapy sets its stats on start)."""
+    stats = getattr(crawler, "_stats", None)
+    return str(stats.get_value("finish_reason", "")) if stats is not None else ""
+
+
+def _stamp(moment: Any) -> str | None:
+    """A Scrapy stats time (a datetime) as stored: ISO 8601 in UTC, to the second."""
+    if not isinstance(moment, datetime):
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _record(config: Config, reports: list[SourceReport]) -> None:
@@ -292,15 +366,18 @@ def _show_progress(crawlers: list, out: TextIO) -> None:
     from twisted.internet import task
 
     def draw() -> None:
-        pages = stored = dropped = 0
+        pages = stored = queued = dropped = 0
         for _, crawler in crawlers:
             stats = crawler.stats.get_stats() if crawler.stats else {}
             pages += _pages(stats)
             stored += stats.get("newswatch/articles/new", 0) + stats.get(
                 "newswatch/articles/updated", 0
             )
+            queued += stats.get("newswatch/articles/queued", 0)
             dropped += sum(v for k, v in stats.items() if k.startswith(DROP_PREFIX))
-        out.write(f"\r\x1b[2Kcrawling: {pages} pages fetched, {stored} stored, {dropped} dropped")
+        waiting = f", {queued} queued" if queued else ""
+        out.write(f"\r\x1b[2Kcrawling: {pages} pages fetched, {stored} stored{waiting},"
+                  f" {dropped} dropped")  # fmt: skip
         out.flush()
 
     loop = task.LoopingCall(draw)
@@ -331,4 +408,6 @@ def format_reports(reports: list[SourceReport]) -> str:
     for report in reports:
         for error in report.errors:
             lines.append(f"{report.source}: {error}")
+        for note in report.notes:
+            lines.append(f"{report.source}: warning: {note}")
     return "\n".join(lines)

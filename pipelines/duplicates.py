@@ -15,9 +15,9 @@ from pipelines.stores.base import Store, StoreUnavailable
 from search.fingerprint import (
     NEAR_DUPLICATE_JACCARD,
     bands,
-    body_hash,
     decode,
     encode,
+    fingerprints,
     signature,
     similarity,
 )
@@ -42,9 +42,14 @@ class DuplicatePipeline:
 
     stage = "duplicates"
 
-    def __init__(self, store: Store, crawler: Crawler | None = None) -> None:
+    def __init__(
+        self, store: Store, crawler: Crawler | None = None, outage_is_no_duplicate: bool = True
+    ) -> None:
         self.store = store
         self.crawler = crawler
+        # In a crawl, a store that is away finds no duplicate (its outbox flush checks
+        # again); the flush itself must stop instead.
+        self.outage_is_no_duplicate = outage_is_no_duplicate
         self._warned = False
 
     @classmethod
@@ -55,7 +60,7 @@ class DuplicatePipeline:
         self.store.close()
 
     def process_item(self, item: Article) -> Article:
-        item.body_hash = body_hash(item.body)
+        item.body_hash, mine = fingerprints(item.body)
         try:
             while original_id := self.store.find_by_body_hash(item.body_hash, exclude_id=item.id):
                 original = self.store.get(original_id)
@@ -66,7 +71,6 @@ class DuplicatePipeline:
                 self._report_replaced(original, item)
         except StoreUnavailable as exc:
             self._store_away(exc)
-        mine = signature(item.body)
         item.minhash = encode(mine)
         item.lsh_bands = bands(mine)
         best, best_similarity = None, NEAR_DUPLICATE_JACCARD
@@ -85,6 +89,8 @@ class DuplicatePipeline:
 
     def _store_away(self, error: StoreUnavailable) -> None:
         """No duplicate found, said once: the outbox flush checks again when it is back."""
+        if not self.outage_is_no_duplicate:
+            raise error
         if not self._warned:
             self._warned = True
             logger.warning("store unavailable, duplicates are checked when it is back: %s", error)

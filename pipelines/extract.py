@@ -36,10 +36,6 @@ class ExtractPipeline:
         workers = crawler.settings.get("NEWSWATCH_WORKERS")
         return cls(crawler, default_workers() if workers is None else int(workers))
 
-    def open_spider(self, spider: Any = None) -> None:
-        if self.workers:
-            self.pool = SharedPool.acquire(self.workers)
-
     def close_spider(self, spider: Any = None) -> None:
         if self.pool is not None:
             self.pool = None
@@ -50,7 +46,9 @@ class ExtractPipeline:
             return item
         if not isinstance(item, FetchedPage):
             raise DropItem(f"unexpected-item:{type(item).__name__}")
-        if self.pool is not None:
+        if self.workers:
+            if self.pool is None:  # on the first page: a run that finds nothing new starts none
+                self.pool = SharedPool.acquire(self.workers)
             return self._in_pool(item)
         try:
             return extract_article(item)

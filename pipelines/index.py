@@ -7,6 +7,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import deferred_from_coro
 
 from crawler.items import Article
 from pipelines.stores import open_store
@@ -32,6 +33,7 @@ class IndexPipeline:
         self.crawler = crawler
         self.outbox = outbox
         self._warned = False
+        self._failed = False  # the store failed once: the crawl is stopping
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
@@ -44,6 +46,8 @@ class IndexPipeline:
             self.outbox.close()
 
     def process_item(self, item: Article) -> Article:
+        if self._failed:  # the crawl is stopping: what is still in flight is not written
+            raise DropItem("store-error")
         # An older copy still queued must be written first: this one queues behind it.
         if self.outbox is not None and self.outbox.has(item.id):
             return self._queue(item, None)
@@ -58,11 +62,15 @@ class IndexPipeline:
 
     def _stop(self, error: StoreError) -> None:
         """Fail the source with the store's message and stop its crawl."""
+        self._failed = True
         spider = self.crawler.spider
         if spider is not None and hasattr(spider, "fail"):
             spider.fail(str(error))
         if self.crawler.engine is not None and spider is not None:
-            self.crawler.engine.close_spider(spider, "store-error")
+            # Paused at once: the close itself starts on a later turn of the event loop,
+            # and no new page should be fetched in between only to be dropped.
+            self.crawler.engine.pause()
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="store-error"))
         raise DropItem("store-error")
 
     def _queue(self, item: Article, error: StoreError | None) -> Article:

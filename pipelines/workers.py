@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -46,6 +47,20 @@ def prepare(page: FetchedPage, threshold: float) -> Prepared:
     return Prepared(article, None, seconds)
 
 
+def _watch_parent() -> None:
+    """Worker start-up: leave Ctrl-C to the crawl, and exit when the crawl is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        # A crawl killed with SIGKILL cannot stop its workers: they notice instead.
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def default_workers() -> int:
     """Worker processes when the config says nothing: one per core, none on one core."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -65,7 +80,9 @@ class SharedPool:
             if cls._pool is None:
                 # spawn: a forked copy of a running Twisted reactor is not safe to use.
                 context = multiprocessing.get_context("spawn")
-                cls._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                cls._pool = ProcessPoolExecutor(
+                    max_workers=workers, mp_context=context, initializer=_watch_parent
+                )
             cls._users += 1
             return cls._pool
 

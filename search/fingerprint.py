@@ -34,12 +34,21 @@ def normalized_words(text: str) -> list[str]:
 
 def body_hash(text: str) -> str:
     """A hash of the folded words: equal for bodies that differ only in case, accents or spacing."""
-    return hashlib.sha1(" ".join(normalized_words(text)).encode("utf-8")).hexdigest()
+    return _hash(normalized_words(text))
 
 
-def _shingle_array(text: str) -> np.ndarray:
+def fingerprints(text: str) -> tuple[str, np.ndarray]:
+    """``(body_hash, signature)`` of a text, reading its words once."""
+    folded = normalized_words(text)
+    return _hash(folded), _signature(_shingle_values(folded))
+
+
+def _hash(folded: list[str]) -> str:
+    return hashlib.sha1(" ".join(folded).encode("utf-8")).hexdigest()
+
+
+def _shingle_values(words: list[str]) -> np.ndarray:
     """64-bit hashes of the overlapping runs of three words, deduplicated."""
-    words = normalized_words(text)
     if len(words) < SHINGLE_WORDS:
         words = words + [""] * (SHINGLE_WORDS - len(words))
     # Each word is hashed once (CRC-32, stable across processes); a shingle mixes the
@@ -52,12 +61,15 @@ def _shingle_array(text: str) -> np.ndarray:
 
 def shingles(text: str) -> set[int]:
     """The shingle hashes of a text, as a set (for exact Jaccard similarity)."""
-    return set(_shingle_array(text).tolist())
+    return set(_shingle_values(normalized_words(text)).tolist())
 
 
 def signature(text: str) -> np.ndarray:
     """The MinHash signature of a text: one minimum per hash function."""
-    values = _shingle_array(text)
+    return _signature(_shingle_values(normalized_words(text)))
+
+
+def _signature(values: np.ndarray) -> np.ndarray:
     # One hash function per seed: the splitmix64 finaliser of (shingle xor seed).
     z = values[None, :] ^ _SEEDS[:, None]
     with np.errstate(over="ignore"):

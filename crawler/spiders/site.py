@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import scrapy
 from scrapy.http import Response
 from scrapy.linkextractors import LinkExtractor
 
@@ -36,21 +35,30 @@ class SiteSpider(NewsSpider):
     async def start(self) -> AsyncIterator[Any]:
         for url in self.source.urls:
             self.seen.add(normalize_url(url))
-            yield self.start_request(normalize_url(url), self.parse_page)
+            yield self.poll_request(normalize_url(url), self.parse_page, conditional=False)
+        for request in self.revisits(self.parse_page):
+            self.seen.add(request.url)
+            yield request
 
     def parse_page(self, response: Response, hint: EntryHint | None = None) -> Iterator[Any]:
+        if not self.poll_changed(response):  # a start page answered 429 or 503: backed off
+            return
         yield from self.parse_article(response)
         if not hasattr(response, "text"):
             return
         depth = response.meta.get("depth", 0)
         if depth >= self.source.max_depth:
+            self.crawler.stats.inc_value("newswatch/skipped/max-depth")  # pages not followed
             return
+        links = []
         for link in self.links.extract_links(response):
             url = normalize_url(link.url)
             if url in self.seen or not same_site(url, self.domains):
                 continue
             if len(self.seen) >= self.source.max_pages:
                 self.crawler.stats.inc_value("newswatch/skipped/max-pages")
-                return
+                break
             self.seen.add(url)
-            yield scrapy.Request(url, callback=self.parse_page)
+            links.append((url, None))
+        # Pages stored or dropped before are not fetched again; index pages are.
+        yield from self.new_requests(response, links, self.parse_page, follow=True)

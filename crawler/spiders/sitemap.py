@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from typing import Any
 
-import scrapy
 from lxml import etree
 from scrapy.http import Response
 from scrapy.utils.gz import gunzip, gzip_magic_number
 
 from crawler.extract import to_utc_iso
+from crawler.incremental import BACKOFF_STATUSES
 from crawler.items import EntryHint
 from crawler.spiders.base import NewsSpider
 
@@ -34,9 +34,16 @@ class SitemapSpider(NewsSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.source.urls:
-            yield self.start_request(url, self.parse)
+            yield self.poll_request(url, self.parse)
+        for request in self.revisits():
+            yield request
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        if not self.poll_changed(response):  # 304, the same sitemap as last time, or a backoff
+            # An index that did not change may list sitemaps that did: poll those.
+            if response.status not in BACKOFF_STATUSES:
+                yield from self.child_polls(self.parse)
+            return
         body = self._body(response)
         try:
             root = etree.fromstring(body, parser=_PARSER) if body else None
@@ -47,18 +54,23 @@ class SitemapSpider(NewsSpider):
             stats.inc_value("newswatch/sitemap/unreadable")
             self.fail(f"{response.url}: not a readable sitemap")
             return
-        tag = etree.QName(root).localname
+        try:
+            tag = etree.QName(root).localname
+        except ValueError:  # lxml's recovery can make a root of no valid name ("<:")
+            tag = str(root.tag)
         if tag == "sitemapindex":
             for loc in root.xpath(
                 "./sm:sitemap/sm:loc/text() | ./sitemap/loc/text()", namespaces=NS
             ):
-                yield scrapy.Request(response.urljoin(loc.strip()), callback=self.parse)
+                yield self.poll_request(response.urljoin(loc.strip()), self.parse, first=False)
+            self.new_requests(response, [])  # records the poll of the index
             return
         if tag != "urlset":
             stats.inc_value("newswatch/sitemap/unreadable")
             self.fail(f"{response.url}: not a sitemap (root element <{tag}>)")
             return
         since = self.source.since
+        links = []
         for url in root.xpath("./sm:url | ./url", namespaces=NS):
             loc = _first(url, "sm:loc|loc")
             if not loc:
@@ -80,7 +92,8 @@ class SitemapSpider(NewsSpider):
                 language=_first(url, "news:news/news:publication/news:language"),
                 origin="news-sitemap" if published else "sitemap",
             )
-            yield self.article_request(loc, hint)
+            links.append((loc, hint))
+        yield from self.new_requests(response, links)  # those not fetched before
 
     def _body(self, response: Response) -> bytes | None:
         body = response.body

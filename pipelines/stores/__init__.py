@@ -22,7 +22,8 @@ def open_store(config: Any, settings: Any = None, languages: list[str] | None = 
     if backend == "sqlite":
         from pipelines.stores.sqlite import SqliteStore
 
-        return SqliteStore(getattr(config, "path", "data/newswatch.db"), languages)
+        return SqliteStore(getattr(config, "path", "data/newswatch.db"), languages,
+                           busy_timeout=getattr(config, "busy_timeout", 30))  # fmt: skip
     if backend == "elasticsearch":
         from pipelines.stores.elasticsearch import ElasticsearchStore
 

@@ -12,8 +12,9 @@ A document holds the filter fields as keywords and dates, the raw title and body
 display (not indexed), the analysed terms of ``search.analysis.index_terms`` in
 ``title_terms`` / ``body_terms`` (``whitespace`` analyzer: the terms are already analysed),
 and the rest of the article in a non-indexed object, so ``get`` returns the whole
-article. Queries are built from the analysed tree as bool / term / prefix / match_phrase
-clauses; user text never reaches Elasticsearch as query syntax.
+article. Queries are built from the analysed tree as bool / combined_fields / prefix /
+match_phrase clauses on ``title_terms^3`` and ``body_terms`` (SqliteStore's BM25 column
+weights); user text never reaches Elasticsearch as query syntax.
 
 The semantics are SqliteStore's: the same matches, filters, sort orders, facets, story
 collapse, upsert outcomes and revisions (``tests/pipelines/test_store_contract.py``).
@@ -26,7 +27,9 @@ import logging
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -66,6 +69,7 @@ for _name in ("elastic_transport", "elasticsearch"):
 TITLE_BOOST = 3.0  # SqliteStore's BM25 column weights: title 3, body 1
 MAX_WINDOW = 10_000  # Elasticsearch's default index.max_result_window
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+SLOW_TIMEOUT = 120  # seconds for bulk, scroll and refresh requests; others have 10
 OUTCOMES = ("new", "updated", "unchanged")
 # Fields a write reads back to decide new / updated / unchanged like SqliteStore.
 _PREVIOUS = ["title", "body", "published_at", "modified_at", "revision", "sequence",
@@ -118,6 +122,11 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 _MAX_TOKEN = 255  # the whitespace analyzer cuts longer tokens into pieces of this length
 
 
+# Analysed text needs that splitting only if it holds ASCII other than a-z, 0-9 and single
+# spaces, which it seldom does; checking first is much faster than splitting every text.
+_NEEDS_SPLITTING = re.compile(r"[\x00-\x1f\x21-\x2f\x3a-\x60\x7b-\x7f]|  |^ | $")
+
+
 def fts_tokens(text: str) -> list[str]:
     """The tokens SQLite's FTS5 ``ascii`` tokenizer makes of analysed ``text``."""
     return [t for t in _ASCII_SEPARATORS.split(text.translate(_ASCII_LOWER)) if t]
@@ -125,7 +134,8 @@ def fts_tokens(text: str) -> list[str]:
 
 def analysed(text: str, language: str | None) -> str:
     """What ``title_terms`` / ``body_terms`` hold: the article's index terms, FTS5-tokenised."""
-    return " ".join(fts_tokens(index_terms(text, language)))
+    terms = index_terms(text, language)
+    return " ".join(fts_tokens(terms)) if _NEEDS_SPLITTING.search(terms) else terms
 
 
 def _now() -> str:
@@ -203,10 +213,29 @@ def _term_clauses(term: str, prefix: bool) -> list[dict]:
             {kind: {"body_terms": {"query": text}}}]  # fmt: skip
 
 
+def _words(node: Terms) -> dict:
+    """A query word: any of its stems, scored like SqliteStore's BM25 with column weights.
+
+    FTS5 weights a column by multiplying its term frequencies, under one document length;
+    ``combined_fields`` scores the two fields the same way (BM25F), where a ``bool`` over
+    both fields would add two separate BM25 scores. Stems FTS5 reads as phrases, and
+    prefixes, keep their own clauses.
+    """
+    simple = [t for t in node.alternatives
+              if len(tokens := fts_tokens(t)) == 1 and len(tokens[0]) <= _MAX_TOKEN]  # fmt: skip
+    if node.prefix or not simple:
+        return _any([c for t in node.alternatives for c in _term_clauses(t, node.prefix)])
+    clauses = [{"combined_fields": {
+        "query": " ".join(fts_tokens(t)[0] for t in simple), "operator": "or",
+        "fields": [f"title_terms^{TITLE_BOOST:g}", "body_terms"]}}]  # fmt: skip
+    clauses += [c for t in node.alternatives if t not in simple for c in _term_clauses(t, False)]
+    return clauses[0] if len(clauses) == 1 else _any(clauses)
+
+
 def to_query(node: Any) -> dict:
     """The Elasticsearch query of an analysed query tree (``search.query``)."""
     if isinstance(node, Terms):
-        return _any([c for t in node.alternatives for c in _term_clauses(t, node.prefix)])
+        return _words(node)
     if isinstance(node, Phrase):
         clauses = []
         for sequence in node.alternatives:
@@ -329,6 +358,7 @@ class ElasticsearchStore:
         max_chunk_bytes: int = 10 * 1024 * 1024,
         max_retries: int = 3,
         initial_backoff: float = 1.0,
+        concurrency: int = 2,
         cooldown: float = 2.0,
     ) -> None:
         self.client = client
@@ -341,6 +371,7 @@ class ElasticsearchStore:
         self.max_chunk_bytes = max_chunk_bytes
         self.max_retries = max_retries
         self.initial_backoff = initial_backoff
+        self.concurrency = max(1, concurrency)  # bulk requests in flight at once
         self.cooldown = cooldown
         self._secrets = [s for s in secrets if s]
         self._ready = False
@@ -430,6 +461,11 @@ class ElasticsearchStore:
             raise StoreUnavailable(reason) from None
 
     # --- setup -------------------------------------------------------------------
+
+    @property
+    def _slow(self) -> Elasticsearch:
+        """The client for requests that may take long: bulk, scroll, refresh."""
+        return self.client.options(request_timeout=SLOW_TIMEOUT)
 
     def versioned(self, version: int) -> str:
         """The name of the versioned index ``version`` behind the alias."""
@@ -574,30 +610,52 @@ class ElasticsearchStore:
     def upsert_many(self, articles: Iterable[Article], copy: bool = False) -> BulkOutcome:
         """Upsert through the bulk API in batches of ``chunk_size`` articles.
 
-        429 and 5xx answers are retried ``max_retries`` times with exponential backoff
-        from ``initial_backoff`` seconds; what still fails is in ``errors`` by article
-        id. An unreachable cluster raises StoreUnavailable (the writes already made
-        stay, and writing the same articles again is harmless).
+        While a batch is analysed here, the cluster indexes up to ``concurrency`` earlier
+        ones. 429 and 5xx answers are retried ``max_retries`` times with exponential
+        backoff from ``initial_backoff`` seconds; other refusals are in ``errors`` by
+        article id. A cluster that stays unreachable or overloaded raises
+        StoreUnavailable (the writes already made stay; writing the same articles again
+        is harmless).
         """
         self._ensure()
         outcome = BulkOutcome()
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            sending: deque[tuple[Future, set[str]]] = deque()
+
+            def finish(count: int) -> None:
+                while len(sending) > count:
+                    self._finish_batch(sending.popleft()[0].result(), copy, outcome)
+
+            for batch in self._batches(articles):
+                ids = {a.id for a in batch}
+                if any(ids & sent for _, sent in sending):
+                    finish(0)  # an article still being written: its next version waits
+                actions, pending = self._prepare_batch(batch, copy)
+                sending.append((pool.submit(self._send_batch, actions, pending), ids))
+                finish(self.concurrency - 1)
+            finish(0)
+        if outcome.outcomes:
+            with self._errors("refresh the index"):
+                self._slow.indices.refresh(index=self.alias)
+        return outcome
+
+    def _batches(self, articles: Iterable[Article]) -> Iterator[list[Article]]:
         batch: list[Article] = []
         ids: set[str] = set()
         for article in articles:
-            # An id seen twice starts a new batch: the second write must see the first.
+            # An id twice in one batch starts a new one: the second write must see the first.
             if len(batch) >= self.chunk_size or article.id in ids:
-                self._write_batch(batch, copy, outcome)
+                yield batch
                 batch, ids = [], set()
             batch.append(article)
             ids.add(article.id)
         if batch:
-            self._write_batch(batch, copy, outcome)
-        if outcome.outcomes:
-            with self._errors("refresh the index"):
-                self.client.indices.refresh(index=self.alias)
-        return outcome
+            yield batch
 
-    def _write_batch(self, batch: list[Article], copy: bool, outcome: BulkOutcome) -> None:
+    def _prepare_batch(
+        self, batch: list[Article], copy: bool
+    ) -> tuple[list[dict], dict[str, tuple[Article, str]]]:
+        """The bulk actions of a batch, conditional on what is stored now."""
         with self._errors("read articles"):
             found = self.client.mget(
                 index=self.alias, ids=[a.id for a in batch], _source_includes=_PREVIOUS
@@ -606,6 +664,8 @@ class ElasticsearchStore:
         for article, previous in zip(batch, found, strict=True):
             previous = previous if previous.get("found") else None
             kind, doc = self._prepare(article, previous, copy)
+            # create fails if the article appeared meanwhile, index if it changed meanwhile:
+            # either way a conflict, written again one at a time.
             action: dict[str, Any] = {"_op_type": "create" if previous is None else "index",
                                       "_id": article.id, "_source": doc}  # fmt: skip
             if previous is not None:
@@ -613,9 +673,13 @@ class ElasticsearchStore:
                 action["if_primary_term"] = previous["_primary_term"]
             actions.append(action)
             pending[article.id] = (article, kind)
-        conflicts, refused = [], []
+        return actions, pending
+
+    def _send_batch(self, actions: list[dict], pending: dict[str, tuple[Article, str]]) -> tuple:
+        """Send one batch (in a worker thread): (outcomes, conflicts, errors, refused)."""
+        outcomes, conflicts, errors, refused = {}, [], {}, []
         # The helper retries 429 and 5xx with backoff; the transport must not retry too.
-        client = self.client.options(retry_on_status=())
+        client = self.client.options(retry_on_status=(), request_timeout=SLOW_TIMEOUT)
         with self._errors("write articles"):
             for ok, item in helpers.streaming_bulk(
                 client, actions, index=self.alias, chunk_size=self.chunk_size,
@@ -626,13 +690,19 @@ class ElasticsearchStore:
                 info = next(iter(item.values()))
                 article, kind = pending[info["_id"]]
                 if ok:
-                    outcome.outcomes[article.id] = kind
+                    outcomes[article.id] = kind
                 elif info.get("status") == 409:
                     conflicts.append(article)
                 else:
-                    outcome.errors[article.id] = self._clean(_item_reason(info))
+                    errors[article.id] = self._clean(_item_reason(info))
                     if info.get("status") in RETRY_STATUSES:
-                        refused.append(outcome.errors[article.id])
+                        refused.append(errors[article.id])
+        return outcomes, conflicts, errors, refused
+
+    def _finish_batch(self, sent: tuple, copy: bool, outcome: BulkOutcome) -> None:
+        outcomes, conflicts, errors, refused = sent
+        outcome.outcomes.update(outcomes)
+        outcome.errors.update(errors)
         if refused:  # still refused after the retries: the cluster is overloaded or failing
             where = f"Elasticsearch at {self.url}" if self.url else "Elasticsearch"
             raise StoreUnavailable(f"{where}: cannot write articles: {refused[0]}")
@@ -733,7 +803,11 @@ class ElasticsearchStore:
 
     # --- searching -----------------------------------------------------------------
 
-    def search(self, request: SearchRequest) -> SearchResult:
+    def search_body(self, request: SearchRequest) -> dict[str, Any]:
+        """The search request body (client keyword arguments) for ``request``.
+
+        Raises QuerySyntaxError for a query that cannot be understood.
+        """
         query = prepare_query(request, self.languages)
         clauses: dict[str, Any] = {"filter": _filters(request)}
         if query is not None:
@@ -763,6 +837,11 @@ class ElasticsearchStore:
                 "min_doc_count": 1, "time_zone": "UTC"}}  # fmt: skip
         if not body["aggs"]:
             del body["aggs"]
+        return body
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        query = prepare_query(request, self.languages)
+        body = self.search_body(request)
         beyond = request.offset + request.size > MAX_WINDOW
         if beyond:
             body["from_"], body["size"] = 0, 0
@@ -875,11 +954,13 @@ class ElasticsearchStore:
             with self._errors("make the old index read-only"):
                 self.client.indices.add_block(index=old, block="write")
                 blocked = True
+                # A bulk write that ended just before the block may not be searchable yet.
+                self._slow.indices.refresh(index=old)
             since = started.strftime("%Y-%m-%dT%H:%M:%SZ")
             self._copy(old, new, {"range": {"indexed_at": {"gte": since}}}, None)
             self._remove_deleted(old, new)
             with self._errors("swap the alias"):
-                self.client.indices.refresh(index=new)
+                self._slow.indices.refresh(index=new)
                 counts = (self.client.count(index=old)["count"],
                           self.client.count(index=new)["count"])  # fmt: skip
                 if counts[0] != counts[1]:
@@ -906,7 +987,7 @@ class ElasticsearchStore:
         """Copy ``old``'s documents matching ``query`` into ``new`` (scroll + bulk)."""
 
         def actions() -> Iterator[dict]:
-            for hit in helpers.scan(self.client, index=old, query={"query": query}, size=500):
+            for hit in helpers.scan(self._slow, index=old, query={"query": query}, size=500):
                 source = hit["_source"]
                 article = article_from_source(source)
                 sequence = source.get("sequence") or self._next_sequence()
@@ -915,7 +996,7 @@ class ElasticsearchStore:
         copied = 0
         with self._errors(f"copy {old} to {new}"):
             for ok, item in helpers.streaming_bulk(
-                self.client, actions(), chunk_size=self.chunk_size,
+                self._slow, actions(), chunk_size=self.chunk_size,
                 max_chunk_bytes=self.max_chunk_bytes, max_retries=self.max_retries,
                 initial_backoff=self.initial_backoff, retry_on_status=RETRY_STATUSES,
                 raise_on_error=False,
@@ -933,16 +1014,16 @@ class ElasticsearchStore:
 
     def _ids(self, index: str) -> set[str]:
         query = {"query": {"match_all": {}}, "_source": False}
-        return {hit["_id"] for hit in helpers.scan(self.client, index=index, query=query,
+        return {hit["_id"] for hit in helpers.scan(self._slow, index=index, query=query,
                                                    size=5000)}  # fmt: skip
 
     def _remove_deleted(self, old: str, new: str) -> None:
         """Delete from ``new`` what was deleted from ``old`` while it was being copied."""
         with self._errors(f"compare {old} and {new}"):
-            self.client.indices.refresh(index=new)
+            self._slow.indices.refresh(index=new)
             gone = self._ids(new) - self._ids(old)
             if gone:
-                helpers.bulk(self.client, ({"_op_type": "delete", "_index": new, "_id": i}
+                helpers.bulk(self._slow, ({"_op_type": "delete", "_index": new, "_id": i}
                                            for i in gone))  # fmt: skip
 
     def close(self) -> None:

@@ -96,6 +96,15 @@ def fts_expression(node: Any) -> str:
     raise TypeError(f"cannot translate {node!r}")
 
 
+def _why(error: sqlite3.Error) -> str:
+    """SQLite's message, and what a write error most likely means."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR_WRITE"):
+        # A full disk, or a file size limit (RLIMIT_FSIZE, quota): SQLite cannot tell.
+        return f"{error} ({name}: the disk may be full)"
+    return str(error)
+
+
 def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
@@ -103,18 +112,23 @@ def _quote(term: str) -> str:
 class SqliteStore:
     """Articles in a SQLite file; see the module docstring."""
 
-    def __init__(self, path: str | Path, languages: list[str]) -> None:
+    def __init__(self, path: str | Path, languages: list[str], busy_timeout: float = 30) -> None:
         self.path = Path(path)
         self.languages = list(languages)
+        # How long a write waits for another process's write lock, all retries included.
+        self.busy_timeout = busy_timeout
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None)
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(SCHEMA)  # idempotent: every statement is IF NOT EXISTS
-            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            # A store already set up is opened without writing: another process may hold
+            # the write lock for a while, and readers must not wait for it.
+            if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.executescript(SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from None
 
@@ -127,7 +141,22 @@ class SqliteStore:
                 return store.db
 
             def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-                store.db.execute("COMMIT" if kind is None else "ROLLBACK")
+                if kind is None:
+                    try:
+                        store.db.execute("COMMIT")
+                        return
+                    except sqlite3.Error:
+                        self._rollback()
+                        raise
+                self._rollback()
+
+            @staticmethod
+            def _rollback() -> None:
+                # After SQLITE_FULL or an I/O error SQLite may have rolled back already;
+                # the error that got us here is the one to report, not this one.
+                if store.db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        store.db.execute("ROLLBACK")
 
         return _Tx()
 
@@ -137,18 +166,24 @@ class SqliteStore:
         try:
             return self._retry(lambda: self._upsert(article))
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write article {article.id} to {self.path}: {exc}") from None
+            why = _why(exc)
+            raise StoreError(f"cannot write article {article.id} to {self.path}: {why}") from None
 
-    def _retry(self, action: Any, attempts: int = 5) -> Any:
-        # busy_timeout already waits 10 s for a lock; a few more tries cover long writers.
-        for attempt in range(attempts):
+    def _retry(self, action: Any) -> Any:
+        # SQLite's busy handler waits for a lock up to busy_timeout; some lock conflicts
+        # in WAL mode fail at once instead (a snapshot gone stale), and are tried again
+        # until the same budget is spent.
+        deadline = time.monotonic() + self.busy_timeout
+        attempt = 0
+        while True:
             try:
                 return action()
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not locked or time.monotonic() >= deadline:
                     raise
-                time.sleep(0.2 * (attempt + 1))
-        raise AssertionError("unreachable")
+                attempt += 1
+                time.sleep(min(0.2 * attempt, max(0.0, deadline - time.monotonic())))
 
     def upsert_many(self, articles: Iterable[Article], copy: bool = False) -> BulkOutcome:
         """Upsert in transactions of 500 articles; with ``copy``, keep revision and indexed_at."""
@@ -163,7 +198,7 @@ class SqliteStore:
             try:
                 outcome.outcomes.update(self._retry(action))
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot write articles to {self.path}: {exc}") from None
+                raise StoreError(f"cannot write articles to {self.path}: {_why(exc)}") from None
             batch.clear()
 
         for article in articles:
@@ -263,7 +298,7 @@ class SqliteStore:
                      run.get("error"), json.dumps(run.get("stats", {}), default=str)),
                 )  # fmt: skip
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot record the run in {self.path}: {exc}") from None
+            raise StoreError(f"cannot record the run in {self.path}: {_why(exc)}") from None
 
     # --- reading -------------------------------------------------------------
 

@@ -167,11 +167,17 @@ def test_every_other_page_is_dropped_with_its_reason(demo):
     expected["/daily-circuit/wire/meta-lures-seven-openai-scientists.html"] = [
         f"duplicate-of:{gw1_id}"
     ]
+    expected["/private/draft.html"] = ["robots-txt"]  # linked, but robots.txt says no
     assert reasons == expected
 
 
 def test_robots_txt_keeps_the_private_draft_out(demo, store):
-    assert "/private/draft.html" not in demo.drops.read_text()
+    # Never fetched, and reported: robots.txt forbids it.
+    drafts = [json.loads(line) for line in demo.drops.read_text().splitlines()
+              if "/private/draft.html" in line]  # fmt: skip
+    assert [(d["reason"], d["detail"]) for d in drafts] == [
+        ("robots-txt", "forbidden by robots.txt")
+    ]
     assert store.search(SearchRequest(query="BOZZA")).total == 0
 
 

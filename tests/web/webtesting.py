@@ -3,11 +3,14 @@
 The tests talk to a store only through the Store protocol. ``BACKENDS`` names the
 store kinds every test runs against; a backend makes a fresh, empty store for a
 name and a factory that opens it again (the app opens one store per thread).
-The Elasticsearch store joins by adding a backend here.
+``ElasticsearchBackend`` keeps each store in its own ``newswatch-test-web-*`` index of
+the test node (``$NEWSWATCH_TEST_ES_URL``, else a node of its own for the session).
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import os
 import socket
@@ -23,9 +26,10 @@ from typing import Any
 
 from crawler.items import Article
 from crawler.urls import article_id
-from newswatch.config import Config, config_from_dict
+from newswatch.config import Config, ElasticsearchConfig, config_from_dict
 from newswatch.saved import SavedSearches
 from pipelines.stores.base import Store
+from pipelines.stores.elasticsearch import ElasticsearchStore
 from pipelines.stores.sqlite import SqliteStore
 
 with warnings.catch_warnings():
@@ -80,7 +84,83 @@ class SqliteBackend:
         return lambda: SqliteStore(path, LANGUAGES)
 
 
-BACKENDS = {"sqlite": SqliteBackend}
+_NODE: dict[str, Any] = {}
+
+
+def test_node() -> tuple[str, tuple[str, str] | None]:
+    """The Elasticsearch node of the tests: ``$NEWSWATCH_TEST_ES_URL``, else one started once.
+
+    The backends are made without pytest's fixtures (``conftest.py`` passes a directory
+    only), so they cannot share the session node of ``es_fixtures``: they start their own,
+    stopped when the tests end.
+    """
+    url = os.environ.get("NEWSWATCH_TEST_ES_URL")
+    if url:
+        user = os.environ.get("NEWSWATCH_TEST_ES_USER")
+        password = os.environ.get("NEWSWATCH_TEST_ES_PASSWORD", "")
+        return url.rstrip("/"), (user, password) if user else None
+    if "node" not in _NODE:
+        from es_fixtures import load_node_module
+
+        node = load_node_module().ElasticsearchNode()
+        node.start()
+        atexit.register(node.close)
+        _NODE["node"] = node
+    node = _NODE["node"]
+    return node.url, node.auth
+
+
+class ElasticsearchBackend:
+    name = "elasticsearch"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url, self.auth = test_node()
+        self.run = hashlib.sha1(str(root).encode()).hexdigest()[:8]
+        atexit.register(self._delete_indices)
+
+    def _delete_indices(self) -> None:
+        # A shared node ($NEWSWATCH_TEST_ES_URL) keeps nothing of these tests.
+        from elasticsearch import Elasticsearch
+
+        try:
+            with Elasticsearch(self.url, basic_auth=self.auth) as client:
+                client.indices.delete(index=f"newswatch-test-web-{self.run}-*",
+                                      expand_wildcards="all", ignore_unavailable=True)  # fmt: skip
+                client.options(ignore_status=404).indices.delete_index_template(
+                    name=f"newswatch-test-web-{self.run}-*"
+                )
+        except Exception:  # the node may be gone already: nothing left to clean
+            pass
+
+    def _settings(self, key: str) -> dict[str, Any]:
+        # Index names are lower case and short: a digest of the key names the index.
+        digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+        settings: dict[str, Any] = {
+            "url": self.url, "index": f"newswatch-test-web-{self.run}-{digest}",
+            "outbox": str(self.root / f"{digest}-outbox.db"),
+        }  # fmt: skip
+        if self.auth:
+            settings |= {"username": self.auth[0], "password": self.auth[1]}
+        return settings
+
+    def config(self, key: str) -> dict[str, Any]:
+        """The ``[store]`` section of a config that opens the store ``key``."""
+        return {"backend": "elasticsearch", "elasticsearch": self._settings(key)}
+
+    def create(self, key: str) -> Store:
+        """A fresh, empty store named ``key``."""
+        store = self.factory(key)()
+        store.drop()  # type: ignore[attr-defined]
+        return store
+
+    def factory(self, key: str) -> Callable[[], Store]:
+        """Opens the existing store ``key`` again (one per thread in the app)."""
+        config = ElasticsearchConfig(**self._settings(key))
+        return lambda: ElasticsearchStore.from_config(config, LANGUAGES, environ={})
+
+
+BACKENDS = {"sqlite": SqliteBackend, "elasticsearch": ElasticsearchBackend}
 
 
 # --- the demo crawl and hand-written articles -----------------------------------------------
@@ -146,8 +226,15 @@ def toml_text(sections: dict[str, Any]) -> str:
         tables = value if isinstance(value, list) else [value]
         for table in tables:
             lines.append(f"[[{name}]]" if isinstance(value, list) else f"[{name}]")
-            lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in table.items()]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    # JSON writes TOML's strings, numbers, booleans and arrays; tables are inline tables.
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value, ensure_ascii=False)
 
 
 class LiveServer:

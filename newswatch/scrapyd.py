@@ -1,0 +1,98 @@
+"""The Scrapy project as scrapyd (and ``scrapy crawl``) runs it: the ``newswatch`` spider.
+
+``scrapy.cfg`` names this module as the project's settings: ``crawler/settings.py``
+plus this module's spider. ``scrapy crawl newswatch -a source=NAME [-a config=PATH]``,
+which is what scrapyd runs for ``schedule.json`` with ``spider=newswatch`` and
+``source=NAME``, crawls one configured source exactly as
+``newswatch crawl --source NAME`` does: the config file's settings, the source's lock,
+its crawl state, job directory and archive, and its run recorded in the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
+from scrapy.settings import SETTINGS_PRIORITIES
+
+from crawler import settings as _project
+
+# The project's settings, with this module's spider: scrapy.cfg names this module.
+globals().update({k: v for k, v in vars(_project).items() if k.isupper()})
+SPIDER_MODULES = ["newswatch.scrapyd"]
+NEWSPIDER_MODULE = "newswatch.scrapyd"
+
+
+class ConfiguredSpider(scrapy.Spider):
+    """``newswatch``: one source of a newswatch config, by name (see the module docstring).
+
+    Arguments (``-a`` or scrapyd's ``schedule.json``): ``source``, the source's name;
+    ``config``, the config file (default: $NEWSWATCH_CONFIG, ./newswatch.toml, the
+    built-in defaults). The crawl itself is the spider of the source's kind.
+    """
+
+    name = "newswatch"
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> scrapy.Spider:
+        from crawler.spiders import SPIDERS
+        from crawler.state import StateError
+        from newswatch.config import ConfigError, load_config
+        from newswatch.crawl import build_settings
+        from newswatch.jobs import claim, job_settings
+
+        try:
+            config = load_config(kwargs.pop("config", None))
+            source = config.source(kwargs.pop("source", ""))
+            claims = claim(config, [source])
+        except (ConfigError, StateError) as exc:
+            return Refused(str(exc), "config-error")
+        if claims.busy:
+            return Refused(claims.busy[0], "busy")
+        if claims.waiting:
+            return Refused(claims.waiting[0], "backoff")
+        job = claims.jobs[0]
+        # The config's settings, below any `-s` of the command line.
+        derived = build_settings(config)
+        cmdline = SETTINGS_PRIORITIES["cmdline"]
+        for key, value in derived.items():
+            if derived.getpriority(key) == cmdline and not key.startswith("LOG_"):
+                crawler.settings.set(key, value, priority="spider")
+        crawler.settings.setdict(job_settings(config, job), priority="spider")
+        spider = SPIDERS[source.kind].from_crawler(crawler, *args, source=source, **kwargs)
+        crawler.signals.connect(
+            lambda: _finish(config, source, job, crawler), signal=signals.engine_stopped, weak=False
+        )
+        return spider
+
+
+class Refused(scrapy.Spider):
+    """A run that cannot start: it logs why in one line and closes with ``reason``.
+
+    No class-level ``name``: Scrapy's spider loader must not list it.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(name="newswatch")
+        self.message, self.reason = message, reason
+
+    async def start(self) -> AsyncIterator[Any]:
+        self.logger.error(self.message)
+        raise CloseSpider(self.reason)
+        yield  # an async generator, as Scrapy expects of start()
+
+
+def _finish(config: Any, source: Any, job: Any, crawler: Crawler) -> None:
+    """Record the run in the store and let go of the source, as ``newswatch crawl`` does."""
+    from newswatch.crawl import _now, _record, _report  # the same report and record
+    from newswatch.jobs import release
+
+    report = _report(source, crawler, _now())
+    try:
+        _record(config, [report])
+    finally:
+        release(job, report.finish_reason)
