@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -157,6 +157,13 @@ class Incremental:
             meta={POLL: {"url": url, "conditional": conditional},
                   "handle_httpstatus_list": [304, *BACKOFF_STATUSES]},
         )  # fmt: skip
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        """Poll each configured URL (a feed, a sitemap), then revisit what is due."""
+        for url in self.source.urls:
+            yield self.poll_request(url, self.parse)
+        for request in self.revisits():
+            yield request
 
     def child_polls(self, callback: Any) -> Iterator[scrapy.Request]:
         """Polls of the URLs an earlier poll led to (the sitemaps of an index)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 from xml.sax import SAXParseException
 
@@ -63,12 +63,6 @@ class FeedSpider(NewsSpider):
     """Fetches a source's feeds and follows each entry's link to its article page."""
 
     kind = "feed"
-
-    async def start(self) -> AsyncIterator[Any]:
-        for url in self.source.urls:
-            yield self.poll_request(url, self.parse)
-        for request in self.revisits():
-            yield request
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         if not self.poll_changed(response):  # 304, the same feed as last time, or a backoff

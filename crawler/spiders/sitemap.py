@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -31,12 +31,6 @@ class SitemapSpider(NewsSpider):
     """
 
     kind = "sitemap"
-
-    async def start(self) -> AsyncIterator[Any]:
-        for url in self.source.urls:
-            yield self.poll_request(url, self.parse)
-        for request in self.revisits():
-            yield request
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         if not self.poll_changed(response):  # 304, the same sitemap as last time, or a backoff
