@@ -10,46 +10,20 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 import click
 
-from crawler.state import StateError
-from newswatch.config import Config, ConfigError, load_config, seconds
-from pipelines.stores import StoreError, open_store
-from pipelines.stores.base import SearchRequest, Store
-from search.query import QuerySyntaxError
+from newswatch.command import (
+    EXIT_BUSY,
+    EXIT_FAILED,
+    UserError,
+    config_of,
+    friendly,
+    store_of,
+)
+from newswatch.config import seconds
+from pipelines.stores.base import SearchRequest
 from search.snippets import to_terminal
-
-EXIT_USAGE = 2
-EXIT_FAILED = 1
-EXIT_BUSY = 75  # EX_TEMPFAIL: another process crawls the source; try again later
-
-
-class UserError(click.ClickException):
-    """An error to show as one line: ``newswatch: <message>``."""
-
-    exit_code = EXIT_USAGE
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"newswatch: {self.format_message()}", err=True)
-
-
-def _friendly(command: Callable) -> Callable:
-    """Turn the errors a user can meet into one-line messages."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (ConfigError, StoreError, StateError) as exc:
-            raise UserError(str(exc)) from None
-        except QuerySyntaxError as exc:
-            raise UserError(f"bad query: {exc}") from None
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,17 +35,6 @@ def _friendly(command: Callable) -> Callable:
 def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     """newswatch: collect, filter and search news coverage of the AI race."""
     ctx.obj = {"config_path": config_path, "debug": debug}
-
-
-def _config(ctx: click.Context) -> Config:
-    if "config" not in ctx.obj:
-        ctx.obj["config"] = load_config(ctx.obj["config_path"])
-    return ctx.obj["config"]
-
-
-def _store(ctx: click.Context) -> Store:
-    config = _config(ctx)
-    return open_store(config.store, languages=list(config.filters.languages))
 
 
 # --- crawl -------------------------------------------------------------------
@@ -90,7 +53,7 @@ def _store(ctx: click.Context) -> Store:
 @click.option("--time-limit", metavar="DURATION", help="Stop each source's crawl after this "
               "long (30s, 15m, 1h); the next run resumes it.")  # fmt: skip
 @click.pass_context
-@_friendly
+@friendly
 def crawl(
     ctx: click.Context,
     names: tuple[str, ...],
@@ -107,7 +70,7 @@ def crawl(
     """
     from newswatch.crawl import format_outbox, format_reports, run_crawl
 
-    config = _config(ctx)
+    config = config_of(ctx)
     sources = [config.source(n) for n in names] if names else [
         s for s in config.sources if s.enabled
     ]  # fmt: skip
@@ -147,7 +110,7 @@ def crawl(
 
 @cli.command()
 @click.pass_context
-@_friendly
+@friendly
 def schedule(ctx: click.Context) -> None:
     """Crawl each source at its own interval until stopped, one child process per run.
 
@@ -175,7 +138,7 @@ def schedule(ctx: click.Context) -> None:
 @click.option("--page", type=click.IntRange(1, 100000), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-@_friendly
+@friendly
 def search(ctx: click.Context, query: tuple[str, ...], languages: tuple[str, ...],
            sources: tuple[str, ...], topics: tuple[str, ...], since: str | None,
            until: str | None, sort: str, limit: int, page: int, as_json: bool) -> None:  # fmt: skip
@@ -185,7 +148,7 @@ def search(ctx: click.Context, query: tuple[str, ...], languages: tuple[str, ...
         topics=list(topics), since=since, until=until, sort=sort,  # type: ignore[arg-type]
         page=page, size=limit,
     )  # fmt: skip
-    store = _store(ctx)
+    store = store_of(ctx)
     try:
         result = store.search(request)
     finally:
@@ -224,10 +187,10 @@ def to_terminal_url(url: str) -> str:
 @click.argument("article_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the article as JSON.")
 @click.pass_context
-@_friendly
+@friendly
 def show(ctx: click.Context, article_id: str, as_json: bool) -> None:
     """Show one stored article by id."""
-    store = _store(ctx)
+    store = store_of(ctx)
     try:
         article = store.get(article_id)
     finally:
@@ -259,7 +222,7 @@ def show(ctx: click.Context, article_id: str, as_json: bool) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-@_friendly
+@friendly
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Per source: articles, languages, drops by reason in the last crawl, last crawl,
     freshness, and flags for sources that keep failing or bring nothing new."""
@@ -267,14 +230,14 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     from newswatch.history import add_health
     from newswatch.saved import SavedSearches
 
-    health = _config(ctx).health
-    store = _store(ctx)
+    health = config_of(ctx).health
+    store = store_of(ctx)
     try:
         data = store.stats()
         add_health(store, data, health.failed_runs, seconds(health.silent_after))
     finally:
         store.close()
-    data["alerts"] = SavedSearches(_config(ctx)).status()
+    data["alerts"] = SavedSearches(config_of(ctx)).status()
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -308,13 +271,13 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(1, 100000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of runs.")
 @click.pass_context
-@_friendly
+@friendly
 def runs(ctx: click.Context, source: str | None, limit: int, as_json: bool) -> None:
     """The crawl history, newest first: per run its source, start, duration, status, pages,
     304s, new and updated articles, drops by reason and errors."""
     from newswatch.history import format_runs, run_row
 
-    store = _store(ctx)
+    store = store_of(ctx)
     try:
         rows = [run_row(run) for run in store.runs(source=source, limit=limit)]
     finally:
@@ -329,7 +292,7 @@ def runs(ctx: click.Context, source: str | None, limit: int, as_json: bool) -> N
 @click.option("--source", "names", multiple=True, metavar="NAME", help="Only this source "
               "(repeatable).")  # fmt: skip
 @click.pass_context
-@_friendly
+@friendly
 def reparse(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Re-extract and re-filter stored articles from the WARC archive, fetching nothing.
 
@@ -338,7 +301,7 @@ def reparse(ctx: click.Context, names: tuple[str, ...]) -> None:
     """
     from newswatch.reparse import archived_sources, format_reparse, run_reparse
 
-    config = _config(ctx)
+    config = config_of(ctx)
     if not config.crawler.archive:
         raise UserError(f"{config.path}: crawler.archive is off: there is no archive to reparse")
     sources = [config.source(n) for n in names] if names else archived_sources(config)
@@ -357,10 +320,10 @@ def reparse(ctx: click.Context, names: tuple[str, ...]) -> None:
 
 @cli.command()
 @click.pass_context
-@_friendly
+@friendly
 def sources(ctx: click.Context) -> None:
     """List the configured sources."""
-    config = _config(ctx)
+    config = config_of(ctx)
     for s in config.sources:
         extras = ", ".join(filter(None, [s.language and f"lang {s.language}",
                                          s.every and f"every {s.every}",
@@ -382,12 +345,12 @@ def topics() -> None:
 @click.argument("where", metavar="FILE|URL|-")
 @click.option("--lang", "language", metavar="CODE", help="The text's language (for stemmed terms).")
 @click.pass_context
-@_friendly
+@friendly
 def topics_test(ctx: click.Context, where: str, language: str | None) -> None:
     """Show which terms of which topics match a text, an HTML file or a web page."""
     from newswatch.topics import explain, read_document
 
-    config = _config(ctx)
+    config = config_of(ctx)
     title, body = read_document(where, config)
     click.echo(explain(config.topics, title, body, language))
 
@@ -405,14 +368,14 @@ def topics_test(ctx: click.Context, where: str, language: str | None) -> None:
 @click.option("--drop-log", metavar="PATH", help="Append each dropped page (url, source, reason) "
               "to this JSON Lines file.")  # fmt: skip
 @click.pass_context
-@_friendly
+@friendly
 def demo(
     ctx: click.Context, store_path: str | None, port: int, keep: bool, drop_log: str | None
 ) -> None:
     """Serve the sample news site on 127.0.0.1, crawl it, index it, and search it."""
     from newswatch.demo.run import run_demo
 
-    ok = run_demo(_config(ctx), store_path, port=port, fresh=not keep, drop_log=drop_log)
+    ok = run_demo(config_of(ctx), store_path, port=port, fresh=not keep, drop_log=drop_log)
     if not ok:
         ctx.exit(EXIT_FAILED)
 

@@ -10,47 +10,31 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
 from crawler.items import Article
+from newswatch.command import EXIT_FAILED, UserError, config_of, friendly
 
 BACKENDS = ("sqlite", "elasticsearch")
 BATCH = 500  # articles per write, and per progress record of a reindex
 
 
-def _main() -> Any:
-    from newswatch import cli
-
-    return cli
-
-
-def _friendly(command: Callable) -> Callable:
-    """The main CLI's one-line error messages (``newswatch.cli._friendly``)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return _main()._friendly(command)(*args, **kwargs)
-
-    return wrapper
-
-
 def _fail(message: str) -> click.ClickException:
     """A one-line error (``newswatch: <message>``) with the failure exit code."""
-    error = _main().UserError(message)
-    error.exit_code = _main().EXIT_FAILED
+    error = UserError(message)
+    error.exit_code = EXIT_FAILED
     return error
 
 
 def _es_store(ctx: click.Context) -> Any:
     from pipelines.stores.elasticsearch import ElasticsearchStore
 
-    config = _main()._config(ctx)
+    config = config_of(ctx)
     return ElasticsearchStore.from_config(
         config.store.elasticsearch, list(config.filters.languages)
     )
@@ -73,7 +57,7 @@ def es() -> None:
 
 @es.command("init")
 @click.pass_context
-@_friendly
+@friendly
 def es_init(ctx: click.Context) -> None:
     """Create the index template, the versioned index, its alias and the runs index."""
     store = _es_store(ctx)
@@ -90,7 +74,7 @@ def es_init(ctx: click.Context) -> None:
 @click.option("--delete-old/--keep-old", default=False, show_default=True, help="Delete the "
               "old index after the swap, or keep it (read-only).")  # fmt: skip
 @click.pass_context
-@_friendly
+@friendly
 def es_migrate(ctx: click.Context, to_version: int | None, delete_old: bool) -> None:
     """Copy the articles into a new versioned index and swap the alias to it.
 
@@ -116,7 +100,7 @@ def es_migrate(ctx: click.Context, to_version: int | None, delete_old: bool) -> 
 
 def _open(ctx: click.Context, backend: str, sqlite_path: str | None) -> tuple[Any, str]:
     """A store of ``backend`` and a description naming it (no credentials)."""
-    config = _main()._config(ctx)
+    config = config_of(ctx)
     languages = list(config.filters.languages)
     if backend == "sqlite":
         from pipelines.stores.sqlite import SqliteStore
@@ -156,7 +140,7 @@ def _save_state(path: Path, state: dict) -> None:
               "(default: next to the SQLite file).")  # fmt: skip
 @click.option("--restart", is_flag=True, help="Ignore recorded progress: copy everything.")
 @click.pass_context
-@_friendly
+@friendly
 def reindex(ctx: click.Context, source: str, target: str, sqlite_path: str | None,
             state_path: str | None, restart: bool) -> None:  # fmt: skip
     """Copy every article from one store to the other, resumably.
@@ -167,8 +151,8 @@ def reindex(ctx: click.Context, source: str, target: str, sqlite_path: str | Non
     articles.
     """
     if source == target:
-        raise _main().UserError("--from and --to must name different stores")
-    config = _main()._config(ctx)
+        raise UserError("--from and --to must name different stores")
+    config = config_of(ctx)
     sqlite_file = Path(sqlite_path or config.store.path)
     state_file = Path(state_path) if state_path else sqlite_file.with_name(
         f"{sqlite_file.name}.reindex-{source}-to-{target}.json"
@@ -226,15 +210,15 @@ def reindex(ctx: click.Context, source: str, target: str, sqlite_path: str | Non
 
 @click.command()
 @click.pass_context
-@_friendly
+@friendly
 def flush(ctx: click.Context) -> None:
     """Send the articles waiting in the outbox (queued while Elasticsearch was away)."""
     from newswatch.crawl import flush_outbox
 
-    config = _main()._config(ctx)
+    config = config_of(ctx)
     report = flush_outbox(config)
     if report is None:
-        raise _main().UserError("the store is SQLite: it has no outbox")
+        raise UserError("the store is SQLite: it has no outbox")
     click.echo(report.summary())
     for article_id, reason in report.failed.items():
         click.echo(f"  not sent: {article_id}: {reason}", err=True)

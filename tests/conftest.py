@@ -1,3 +1,3 @@
-"""Shared fixtures: the real Elasticsearch node (tests/es_fixtures.py)."""
+"""Shared fixtures: the real Elasticsearch node (tests/es_fixtures.py) for every test."""
 
-from es_fixtures import es_auth, es_client, es_node_factory, es_url  # noqa: F401
+pytest_plugins = ["es_fixtures"]

@@ -1,10 +1,7 @@
 """Pytest fixtures for tests against a real Elasticsearch node.
 
-Use them from ``tests/conftest.py``::
-
-    from es_fixtures import es_client, es_node_factory, es_url  # noqa: F401
-
-(or ``from tests.es_fixtures import ...`` if ``tests/`` becomes a package).
+``tests/conftest.py`` loads this module as a pytest plugin
+(``pytest_plugins = ["es_fixtures"]``), so every test can use its fixtures.
 
 * ``es_url`` (session): ``$NEWSWATCH_TEST_ES_URL`` if set (it must answer, else the
   tests fail; credentials from ``$NEWSWATCH_TEST_ES_USER``/``_PASSWORD`` if

@@ -11,30 +11,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
+from newswatch.command import EXIT_FAILED, UserError, config_of, friendly, store_of
 from pipelines.stores.base import SearchRequest
-
-
-def _main() -> Any:
-    from newswatch import cli
-
-    return cli
-
-
-def _friendly(command: Callable) -> Callable:
-    """The main CLI's one-line error messages (``newswatch.cli._friendly``)."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return _main()._friendly(command)(*args, **kwargs)
-
-    return wrapper
 
 
 def is_loopback(host: str) -> bool:
@@ -54,23 +36,22 @@ def is_loopback(host: str) -> bool:
               "beyond loopback an access token is required.")  # fmt: skip
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.pass_context
-@_friendly
+@friendly
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the search page, the JSON API and the Atom feeds of saved searches."""
-    cli = _main()
     try:
         import uvicorn
 
         from newswatch.web.app import LOOPBACK_HOSTS, TOKEN_ENV, configured_token, create_app
     except ImportError as exc:
-        raise cli.UserError(f"the web extra is missing ({exc.name}): "
+        raise UserError(f"the web extra is missing ({exc.name}): "
                             "pip install 'newswatch[web]'") from None  # fmt: skip
-    config = cli._config(ctx)
+    config = config_of(ctx)
     token = configured_token(config)
     if token is not None and len(token) < 8:
-        raise cli.UserError(f"{TOKEN_ENV}: the access token needs at least 8 characters")
+        raise UserError(f"{TOKEN_ENV}: the access token needs at least 8 characters")
     if token is None and not is_loopback(host):
-        raise cli.UserError(f"refusing to serve on {host} without an access token: set "
+        raise UserError(f"refusing to serve on {host} without an access token: set "
                             f"[web] token in {config.path} or {TOKEN_ENV}")  # fmt: skip
     app = create_app(config, token=token, allowed_hosts=LOOPBACK_HOSTS | {host.lower()})
     shown = f"[{host}]" if ":" in host else host
@@ -94,7 +75,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
               show_default=True)  # fmt: skip
 @click.option("--output", metavar="FILE", help="Write to FILE instead of standard output.")
 @click.pass_context
-@_friendly
+@friendly
 def export(ctx: click.Context, query: tuple[str, ...], languages: tuple[str, ...],
            sources: tuple[str, ...], topics: tuple[str, ...], since: str | None,
            until: str | None, fmt: str, output: str | None) -> None:  # fmt: skip
@@ -106,7 +87,7 @@ def export(ctx: click.Context, query: tuple[str, ...], languages: tuple[str, ...
         query=" ".join(query), languages=list(languages), sources=list(sources),
         topics=list(topics), since=since, until=until,
     )  # fmt: skip
-    store = _main()._store(ctx)
+    store = store_of(ctx)
     try:
         lines = export_lines(store, request, fmt)  # type: ignore[arg-type]
         if output is None:
@@ -140,18 +121,18 @@ def alerts() -> None:
 
 @alerts.command("send")
 @click.pass_context
-@_friendly
+@friendly
 def alerts_send(ctx: click.Context) -> None:
     """POST the new matches of every saved search that has a webhook."""
     from newswatch.alerts import deliver_alerts, format_alert_reports
 
-    reports = deliver_alerts(_main()._config(ctx))
+    reports = deliver_alerts(config_of(ctx))
     if not reports:
         click.echo("newswatch: no saved search has a webhook")
         return
     click.echo(format_alert_reports(reports))
     if any(r.error for r in reports):
-        ctx.exit(_main().EXIT_FAILED)
+        ctx.exit(EXIT_FAILED)
 
 
 COMMANDS = [serve, export, alerts]

@@ -31,9 +31,6 @@ from pipelines.stores.base import SearchRequest
 from pipelines.stores.elasticsearch import ElasticsearchStore
 from pipelines.stores.outbox import Outbox
 
-# The Elasticsearch fixtures as a plugin: tests/conftest.py imports only some of them.
-pytest_plugins = ["es_fixtures"]
-
 LANGUAGES = ["en", "fr", "de", "es", "it"]
 
 

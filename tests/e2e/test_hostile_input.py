@@ -30,10 +30,6 @@ from pipelines.stores.base import SearchRequest
 from pipelines.stores.sqlite import SqliteStore
 from search.query import QuerySyntaxError, analyze_query, parse
 
-# The Elasticsearch fixtures as a plugin: es_url needs more of them than tests/conftest.py
-# imports (as in tests/pipelines/test_store_contract.py).
-pytest_plugins = ["es_fixtures"]
-
 # Deterministic and bounded: the same examples every run, no deadline on slow machines,
 # nothing written to a .hypothesis directory.
 SETTINGS = settings(max_examples=200, derandomize=True, deadline=None, database=None,

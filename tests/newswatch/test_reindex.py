@@ -20,9 +20,6 @@ from newswatch.config import ElasticsearchConfig
 from pipelines.stores.elasticsearch import ElasticsearchStore
 from pipelines.stores.sqlite import SqliteStore
 
-# The Elasticsearch fixtures as a plugin: tests/conftest.py imports only some of them.
-pytest_plugins = ["es_fixtures"]
-
 LANGUAGES = ["en", "fr", "de", "es", "it"]
 COUNT = 1234  # more than two batches of 500
 

@@ -27,9 +27,6 @@ from newswatch.config import ElasticsearchConfig
 from pipelines.stores.base import SearchRequest, StoreError, StoreUnavailable
 from pipelines.stores.elasticsearch import ElasticsearchStore
 
-# The Elasticsearch fixtures as a plugin: tests/conftest.py imports only some of them.
-pytest_plugins = ["es_fixtures"]
-
 LANGUAGES = ["en", "fr", "de", "es", "it"]
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,10 +23,6 @@ from pipelines.stores.sqlite import SqliteStore
 from search.fingerprint import body_hash
 from search.query import QuerySyntaxError
 
-# The Elasticsearch fixtures (tests/es_fixtures.py) as a plugin: tests/conftest.py imports
-# only some of them, and es_url needs the others.
-pytest_plugins = ["es_fixtures"]
-
 LANGUAGES = ["en", "fr", "de", "es", "it"]
 
 # slug, language, source, published_at, topics, story, title, body

@@ -86,20 +86,34 @@ def titles(page: Page) -> list[str]:
     return [t.strip() for t in page.locator(".result .title").all_inner_texts()]
 
 
-def test_search_filter_and_page_through(browser, demo_site):
+def by_relevance(page: Page, expected: list[str], backend: str) -> None:
+    """The page shows ``expected``, ranked by relevance.
+
+    SQLite's order is pinned. Elasticsearch ranks near-ties its own way (it rounds
+    document lengths and weighs rare terms by another formula): the contract suite holds
+    it to the same result sets and a top-10 overlap of 8; here, the same titles.
+    """
+    shown = titles(page)
+    if backend == "sqlite":
+        assert shown == expected
+    else:
+        assert sorted(shown) == sorted(expected)
+
+
+def test_search_filter_and_page_through(browser, demo_site, demo_index):
     page = new_page(browser)
     page.goto(demo_site + "/")
     page.get_by_label("Search articles").fill("Meta")
     page.get_by_role("button", name="Search").click()
     page.wait_for_url("**/?q=Meta&sort=relevance*")
-    assert titles(page) == META
+    by_relevance(page, META, demo_index.backend.name)
     assert page.locator(".summary").inner_text() == "1–10 of 10 stories for Meta"
     assert page.locator(".timeline rect").count() == 18  # 2026-11-02 to 2026-11-19
     page.screenshot(path=SHOTS / "search.png", full_page=True)
 
     page.locator('a.facet-link[data-facet="lang"][data-value="es"]').click()
     page.wait_for_url("**lang=es*")
-    assert titles(page) == META_ES
+    by_relevance(page, META_ES, demo_index.backend.name)
     # Screen readers hear what the active filter's link does; the check mark is decoration.
     remove = page.get_by_role("link", name="Remove filter: es 4", exact=True)
     assert remove.count() == 1
@@ -107,7 +121,7 @@ def test_search_filter_and_page_through(browser, demo_site):
     remove.click()  # and off again
     page.wait_for_load_state()
     assert "lang=" not in page.url
-    assert titles(page) == META
+    by_relevance(page, META, demo_index.backend.name)
 
     page.get_by_label("Search articles").fill("")
     page.get_by_label("Sort").select_option("date")
@@ -130,7 +144,7 @@ def test_search_filter_and_page_through(browser, demo_site):
     page.close()
 
 
-def test_keyboard_only(browser, demo_site):
+def test_keyboard_only(browser, demo_site, demo_index):
     page = new_page(browser)
     page.goto(demo_site + "/")
     focused = []
@@ -146,7 +160,7 @@ def test_keyboard_only(browser, demo_site):
     page.keyboard.type("Nvidia")
     page.keyboard.press("Enter")
     page.wait_for_url("**q=Nvidia*")
-    assert titles(page) == NVIDIA
+    by_relevance(page, NVIDIA, demo_index.backend.name)
     # Facets and pages are links: Tab reaches the first facet and Enter follows it.
     for _ in range(30):
         page.keyboard.press("Tab")
