@@ -8,7 +8,10 @@ the config file on top (see ``newswatch/crawl.py``).
 from crawler import __version__
 
 BOT_NAME = "newswatch"
-SPIDER_MODULES = ["crawler.spiders"]
+# The spiders of the three source kinds are built per source by `newswatch crawl`; the one
+# spider `scrapy crawl` and scrapyd can name is `newswatch` (-a source=NAME), which reads
+# the newswatch config (named here as a module path, so this package imports nothing of it).
+SPIDER_MODULES = ["crawler.spiders", "newswatch.scrapyd"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
 # Good citizenship by default: identify, obey robots.txt, throttle, cap per domain.

@@ -1,11 +1,11 @@
 """The Scrapy project as scrapyd (and ``scrapy crawl``) runs it: the ``newswatch`` spider.
 
-``scrapy.cfg`` names this module as the project's settings: ``crawler/settings.py``
-plus this module's spider. ``scrapy crawl newswatch -a source=NAME [-a config=PATH]``,
-which is what scrapyd runs for ``schedule.json`` with ``spider=newswatch`` and
-``source=NAME``, crawls one configured source exactly as
-``newswatch crawl --source NAME`` does: the config file's settings, the source's lock,
-its crawl state, job directory and archive, and its run recorded in the store.
+``crawler/settings.py`` lists this module among its spider modules.
+``scrapy crawl newswatch -a source=NAME [-a config=PATH]``, which is what scrapyd
+runs for ``schedule.json`` with ``spider=newswatch`` and ``source=NAME``, crawls one
+configured source exactly as ``newswatch crawl --source NAME`` does: the config
+file's settings, the source's lock, its crawl state, job directory and archive, and
+its run recorded in the store.
 """
 
 from __future__ import annotations
@@ -18,13 +18,6 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.settings import SETTINGS_PRIORITIES
-
-from crawler import settings as _project
-
-# The project's settings, with this module's spider: scrapy.cfg names this module.
-globals().update({k: v for k, v in vars(_project).items() if k.isupper()})
-SPIDER_MODULES = ["newswatch.scrapyd"]
-NEWSPIDER_MODULE = "newswatch.scrapyd"
 
 
 class ConfiguredSpider(scrapy.Spider):

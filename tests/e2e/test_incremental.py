@@ -433,7 +433,7 @@ def test_scrapy_crawl_runs_a_configured_source_as_scrapyd_does(tmp_path: Path) -
             return subprocess.run(
                 [sys.executable, "-m", "scrapy", "crawl", "newswatch", "-a", "source=wire",
                  "-s", "LOG_LEVEL=ERROR"],
-                cwd=tmp_path, env={**_env(), "SCRAPY_SETTINGS_MODULE": "newswatch.scrapyd"},
+                cwd=tmp_path, env={**_env(), "SCRAPY_SETTINGS_MODULE": "crawler.settings"},
                 capture_output=True, text=True, timeout=300,
             )  # fmt: skip
 
