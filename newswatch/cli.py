@@ -396,6 +396,13 @@ cli.add_command(es)
 cli.add_command(reindex)
 cli.add_command(flush)
 
+# --- worker, enqueue (newswatch/clustercli.py) -----------------------------------
+
+from newswatch.clustercli import enqueue, worker  # noqa: E402
+
+cli.add_command(worker)
+cli.add_command(enqueue)
+
 
 def main() -> None:
     """Entry point of the ``newswatch`` console script."""

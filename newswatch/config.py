@@ -277,6 +277,20 @@ class SavedSearchConfig(_Strict):
         return query
 
 
+class ClusterConfig(_Strict):
+    """Crawl workers on several machines sharing one frontier in Redis (docs/cluster.md)."""
+
+    # Set: `newswatch worker` and `newswatch enqueue` use this Redis as the shared queue,
+    # seen-URL set and per-domain politeness clock; `newswatch schedule` enqueues.
+    redis_url: Annotated[str, StringConstraints(pattern=r"^(redis|rediss|unix)://\S+$")] | None = (
+        None
+    )
+    key_prefix: Name = "newswatch"  # every Redis key starts with it: clusters can share a Redis
+    # A request a worker took goes back to the queue when the worker has not renewed its
+    # lease for this long (the worker died); live workers renew every third of it.
+    lease: Duration = "60s"
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
@@ -289,6 +303,7 @@ class Config(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     health: HealthConfig = HealthConfig()
     saved_searches: list[SavedSearchConfig] = []
+    cluster: ClusterConfig = ClusterConfig()
     path: str = "<defaults>"  # where this config was read from (not a file key)
 
     @model_validator(mode="after")
@@ -409,8 +424,11 @@ def _toml(value: Any) -> str:
     return repr(value)
 
 
+_USERINFO = re.compile(r"//[^/?#@\s]*@")
+
+
 DURATION_KEYS = ("every", "min_every", "max_every", "refresh_younger_than", "refresh_after",
-                 "time_limit", "silent_after")  # fmt: skip
+                 "time_limit", "silent_after", "lease")  # fmt: skip
 _PATTERN_HELP = {
     "name": "expected a name of letters, digits, '.', '_' or '-'",
     **dict.fromkeys(DURATION_KEYS, "expected a duration such as '30s', '15m', '6h' or '1d'"),
@@ -418,6 +436,8 @@ _PATTERN_HELP = {
     "language": "expected an ISO 639-1 language code such as 'en'",
     "urls": "expected an http:// or https:// URL",
     "webhook": "expected an http:// or https:// URL",
+    "redis_url": "expected a redis://, rediss:// or unix:// URL",
+    "key_prefix": "expected a name of letters, digits, '.', '_' or '-'",
 }
 
 

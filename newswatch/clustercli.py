@@ -1,0 +1,67 @@
+"""Commands of a crawl cluster: ``worker`` and ``enqueue`` (see newswatch/cluster.py).
+
+``newswatch.cli`` registers them at its end.
+"""
+
+from __future__ import annotations
+
+import click
+
+from newswatch.command import EXIT_FAILED, UserError, config_of, friendly
+
+
+def _sources(ctx: click.Context, names: tuple[str, ...]) -> list:
+    config = config_of(ctx)
+    sources = [config.source(n) for n in names] if names else [
+        s for s in config.sources if s.enabled
+    ]  # fmt: skip
+    if not sources:
+        raise UserError(f"{config.path}: no sources to crawl")
+    return sources
+
+
+@click.command()
+@click.option("--source", "names", multiple=True, metavar="NAME", help="Work only this "
+              "source's queue (repeatable; default: every enabled source).")  # fmt: skip
+@click.option("--exit-when-done", is_flag=True, help="Exit once every queue is empty and no "
+              "worker holds a request (default: wait for more, until stopped).")  # fmt: skip
+@click.option("--log-file", metavar="PATH", help="Write Scrapy's log (INFO) to this file.")
+@click.pass_context
+@friendly
+def worker(
+    ctx: click.Context, names: tuple[str, ...], exit_when_done: bool, log_file: str | None
+) -> None:
+    """Crawl from the cluster's shared queues in Redis, writing to Elasticsearch.
+
+    Start one per core on as many machines as wanted; each page is fetched by one of
+    them. SIGTERM or Ctrl-C stops it: what it had taken goes back to the queue.
+    """
+    from newswatch.cluster import ClusterError, run_worker
+    from newswatch.crawl import format_reports
+
+    config = config_of(ctx)
+    try:
+        reports = run_worker(config, _sources(ctx, names), exit_when_done, log_file)
+    except ClusterError as exc:
+        raise UserError(str(exc)) from None
+    click.echo(format_reports(reports))
+    if any(r.failed for r in reports):
+        ctx.exit(EXIT_FAILED)
+
+
+@click.command()
+@click.option("--source", "names", multiple=True, metavar="NAME", help="Only this source "
+              "(repeatable; default: every enabled source).")  # fmt: skip
+@click.pass_context
+@friendly
+def enqueue(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Put the sources' feeds, sitemaps and start pages in the cluster's queues."""
+    from newswatch.cluster import ClusterError
+    from newswatch.cluster import enqueue as put
+
+    try:
+        counts = put(config_of(ctx), _sources(ctx, names))
+    except ClusterError as exc:
+        raise UserError(str(exc)) from None
+    for name, count in counts.items():
+        click.echo(f"{name}: {count} request(s) queued")
