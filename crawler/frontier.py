@@ -68,6 +68,16 @@ for _, id in ipairs(ids) do
 end
 return #ids
 """)
+_RELEASE = """
+for _, id in ipairs(ARGV) do
+  local data = redis.call('HGET', KEYS[2], id)
+  if data then redis.call('ZADD', KEYS[1], redis.call('HGET', KEYS[3], id) or 0, data) end
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], id)
+end
+return #ARGV
+"""
 _RENEW = _clocked("""
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i]) end
 return 0
@@ -89,6 +99,7 @@ class LeasedQueue(PriorityQueue):
         self._take = server.register_script(_TAKE)
         self._requeue = server.register_script(_REQUEUE)
         self._renew = server.register_script(_RENEW)
+        self._release = server.register_script(_RELEASE)
 
     def pop(self, timeout: int = 0) -> Request | None:
         """The next request, leased to this worker, or None if the queue is empty."""
@@ -113,6 +124,11 @@ class LeasedQueue(PriorityQueue):
         """Push back the deadlines of every lease this worker holds."""
         if self.held:
             self._renew(keys=[self.keys[3]], args=[self.lease_seconds, *self.held])
+
+    def release(self) -> int:
+        """Put every request this worker holds back in the queue now (it is stopping)."""
+        held, self.held = sorted(self.held), set()
+        return int(self._release(keys=self.keys, args=held)) if held else 0
 
     def requeue_expired(self) -> int:
         """Put the requests of expired leases (dead workers) back in the queue."""
@@ -143,6 +159,18 @@ class FrontierScheduler(Scheduler):
         if lease is not None:
             self.queue.ack(lease)
         return queued
+
+    def close(self, reason: str) -> None:
+        """Put what this worker took and did not finish (stopped by SIGTERM, Ctrl-C) back
+        in the queue at once, rather than when its leases run out."""
+        try:
+            released = self.queue.release()
+        except Exception as exc:  # Redis away: the leases run out and come back anyway
+            logger.warning("cluster: could not put back unfinished requests: %s", exc)
+        else:
+            if released:
+                logger.info("cluster: %d unfinished request(s) put back in the queue", released)
+        super().close(reason)
 
 
 class FrontierLeases:

@@ -36,16 +36,13 @@ def worker(
     Start one per core on as many machines as wanted; each page is fetched by one of
     them. SIGTERM or Ctrl-C stops it: what it had taken goes back to the queue.
     """
-    from newswatch.cluster import ClusterError, run_worker
+    from newswatch.cluster import run_worker
     from newswatch.crawl import format_reports
 
-    config = config_of(ctx)
-    try:
-        reports = run_worker(config, _sources(ctx, names), exit_when_done, log_file)
-    except ClusterError as exc:
-        raise UserError(str(exc)) from None
+    reports = run_worker(config_of(ctx), _sources(ctx, names), exit_when_done, log_file)
     click.echo(format_reports(reports))
-    if any(r.failed for r in reports):
+    # Stopped by SIGTERM or Ctrl-C is how a worker ends: what it held is back in the queue.
+    if any(r.failed and r.finish_reason != "shutdown" for r in reports):
         ctx.exit(EXIT_FAILED)
 
 
@@ -56,12 +53,8 @@ def worker(
 @friendly
 def enqueue(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Put the sources' feeds, sitemaps and start pages in the cluster's queues."""
-    from newswatch.cluster import ClusterError
     from newswatch.cluster import enqueue as put
 
-    try:
-        counts = put(config_of(ctx), _sources(ctx, names))
-    except ClusterError as exc:
-        raise UserError(str(exc)) from None
+    counts = put(config_of(ctx), _sources(ctx, names))
     for name, count in counts.items():
         click.echo(f"{name}: {count} request(s) queued")

@@ -136,6 +136,33 @@ def test_a_killed_worker_loses_nothing(redis_url, es_url, es_client, index, tmp_
     assert all("newswatch: " not in out for out in outputs)
 
 
+def test_a_stopped_worker_puts_back_what_it_held_at_once(
+    redis_url, es_url, es_client, index, tmp_path
+):
+    from clustersite import ClusterSite
+
+    with ClusterSite(delay=0.05) as site:
+        # A long lease: only the worker's own release can bring its requests back soon.
+        config = cluster_config(tmp_path, site.url, redis_url, es_url, index, lease="10m")
+        assert newswatch(config, "enqueue").returncode == 0
+        first = start_worker(config, tmp_path / "worker-0.log")
+        deadline = time.monotonic() + 120
+        while sum(site.page_requests().values()) < 40 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first.send_signal(signal.SIGTERM)
+        out, _ = first.communicate(timeout=60)
+        assert first.returncode == 0, out
+        assert "gazette  site  interrupted" in out
+        client = redis.Redis.from_url(redis_url)
+        assert client.hlen("newswatch:site:gazette:requests:leased") == 0
+        assert client.zcard("newswatch:site:gazette:requests") > 0
+
+        finish([start_worker(config, tmp_path / "worker-1.log")], timeout=120)
+        expected = sorted(article_id(site.article_url(p)) for p in site.article_paths())
+        assert sorted(stored_ids(es_client, index)) == expected
+        assert set(site.page_requests()) == set(site.page_paths())
+
+
 def test_politeness_holds_across_workers(redis_url, es_url, es_client, index, tmp_path):
     from clustersite import ClusterSite
 
