@@ -1,7 +1,8 @@
 """``newswatch schedule``: every source crawled at its own interval, in the foreground.
 
 A long-lived process that starts ``python -m newswatch.cli crawl --source NAME`` as a
-child process whenever a source is due:
+child process whenever a source is due (with ``[cluster] redis_url`` set,
+``enqueue --source NAME`` instead: the cluster's workers crawl what it queues):
 
 - each source's interval is its ``every`` (default 1h), or the adapted interval the
   crawl state keeps for it (``adaptive``), plus or minus a little jitter so that
@@ -155,7 +156,10 @@ class Scheduler:
         command = [sys.executable, "-m", "newswatch.cli"]
         if self.config_file is not None:
             command += ["--config", str(self.config_file)]
-        command += ["crawl", "--source", source.name, "--time-limit", f"{int(limit)}s"]
+        if self.config.cluster.redis_url:  # the cluster's workers crawl: the run only seeds
+            command += ["enqueue", "--source", source.name]
+        else:
+            command += ["crawl", "--source", source.name, "--time-limit", f"{int(limit)}s"]
         # The child's output: read and closed when the run ends (_ended).
         log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")  # noqa: SIM115
         # A session of its own: Ctrl-C in the terminal reaches the scheduler only, which
@@ -200,6 +204,9 @@ class Scheduler:
             return
         if code == EXIT_BUSY:
             self._say(f"end {run.source}: not run: another process is crawling it")
+            return
+        if self.config.cluster.redis_url and code == 0 and lines:
+            self._say(f"end {run.source}: {lines[-1].removeprefix(run.source + ': ')}")
             return
         recorded = self._recorded(run)
         if recorded is not None:

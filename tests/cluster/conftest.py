@@ -50,6 +50,7 @@ def cluster_config(
     delay: float = 0.0,
     lease: str = "60s",
     backend: str = "elasticsearch",
+    every: str = "1h",
 ) -> Path:
     """A config of one site source, the shared Redis and Elasticsearch; its path."""
     cluster = f'[cluster]\nredis_url = "{redis_url}"\nlease = "{lease}"\n' if redis_url else ""
@@ -62,6 +63,7 @@ urls = ["{site_url}"]
 language = "en"
 max_depth = 3
 max_pages = 5000
+every = "{every}"
 
 [[topics]]
 name = "robots"

@@ -184,6 +184,38 @@ def test_politeness_holds_across_workers(redis_url, es_url, es_client, index, tm
     assert sum(1 for gap in gaps if gap < delay / 2) <= 2, gaps
 
 
+def test_the_scheduler_enqueues_each_source_at_its_interval(
+    site, redis_url, es_url, es_client, index, tmp_path
+):
+    config = cluster_config(tmp_path, site.url, redis_url, es_url, index, every="1s")
+    log = tmp_path / "schedule.log"
+    with open(log, "w") as out:
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "newswatch.cli", "--config", str(config), "schedule"],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 90
+            while log.read_text().count("end gazette:") < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            scheduler.send_signal(signal.SIGTERM)
+            assert scheduler.wait(timeout=60) == 0
+        finally:
+            scheduler.kill()
+            scheduler.wait()
+    lines = [line.split(" ", 1)[1] for line in log.read_text().splitlines()]
+    ends = [line for line in lines if line.startswith("end gazette:")]
+    assert len(ends) >= 2
+    assert set(ends) == {"end gazette: 1 request(s) queued"}
+    assert sum(site.requests.values()) == 0  # the scheduler only seeds: workers crawl
+    # The start page waits once in the queue however often it was seeded.
+    assert redis.Redis.from_url(redis_url).zcard("newswatch:site:gazette:requests") == 1
+
+    finish([start_worker(config, tmp_path / "worker.log")])
+    assert site.page_requests() == dict.fromkeys(site.page_paths(), 1)
+    assert len(stored_ids(es_client, index)) == 320
+
+
 def test_worker_refuses_the_embedded_store(site, redis_url, es_url, tmp_path):
     config = cluster_config(tmp_path, site.url, redis_url, es_url, "x", backend="sqlite")
     result = newswatch(config, "worker", "--exit-when-done")
