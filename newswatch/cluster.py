@@ -21,7 +21,7 @@ from scrapy.settings import Settings
 
 from crawler.spiders import SPIDERS
 from newswatch.config import Config, ConfigError, SourceConfig, seconds
-from newswatch.crawl import CrawlReports, _record, _report, build_settings
+from newswatch.crawl import CrawlReports, _now, _record, _report, build_settings
 
 
 class ClusterError(ConfigError):
@@ -115,6 +115,18 @@ def _public(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def check_store(config: Config) -> None:
+    """A worker writes to the shared Elasticsearch: ClusterError (one line) otherwise.
+
+    ``newswatch worker`` and the ``newswatch`` spider under scrapyd both check it.
+    """
+    if config.store.backend != "elasticsearch":
+        raise ClusterError(
+            f"{config.path}: store.backend is {config.store.backend!r}: cluster workers"
+            " write to one shared Elasticsearch (the SQLite store belongs to one machine)"
+        )
+
+
 def run_worker(
     config: Config,
     sources: list[SourceConfig],
@@ -123,11 +135,7 @@ def run_worker(
 ) -> CrawlReports:
     """Work the cluster's queues of ``sources`` until stopped (or, ``exit_when_done``,
     until every queue is empty and no worker holds a request); one report per source."""
-    if config.store.backend != "elasticsearch":
-        raise ClusterError(
-            f"{config.path}: store.backend is {config.store.backend!r}: cluster workers"
-            " write to one shared Elasticsearch (the SQLite store belongs to one machine)"
-        )
+    check_store(config)
     redis_of(config)
     process = CrawlerProcess(_settings(config, exit_when_done, log_file))
     crawlers: list[tuple[SourceConfig, Crawler]] = []
@@ -135,7 +143,7 @@ def run_worker(
         crawler = process.create_crawler(SPIDERS[source.kind])
         crawlers.append((source, crawler))
         process.crawl(crawler, source=source)
-    started = ""
+    started = _now()
     process.start()
     reports = CrawlReports(_report(source, crawler, started) for source, crawler in crawlers)
     _record(config, reports)

@@ -220,17 +220,52 @@ class HealthConfig(_Strict):
     silent_after: Duration = "3d"  # no new article for this long
 
 
+_ES_URL = re.compile(r"^https?://\S+$")
+_ES_URL_LIST = re.compile(r",\s*https?://")  # "http://a:9200,http://b:9200" in one string
+
+
 class ElasticsearchConfig(_Strict):
     """How to reach Elasticsearch; secrets may come from the environment instead."""
 
-    url: str = "http://127.0.0.1:9200"
+    # One node, or an array of several nodes of one cluster: the client spreads requests
+    # over them and retries a failed one on the next (docs/architecture.md, "Several nodes").
+    url: str | list[str] = "http://127.0.0.1:9200"
     index: Name = "newswatch-articles"
+    # Copies of each shard besides the primary; unset: 0 on one node, 1 on two or more
+    # (auto_expand_replicas 0-1). Used for indices created from then on and by `es init`.
+    replicas: int | None = Field(None, ge=0, le=16)
     api_key: str | None = None
     username: str | None = None
     password: str | None = None
     ca_certs: str | None = None
     # Articles wait here (a SQLite file) while the cluster is away; see pipelines/stores/outbox.py.
     outbox: str = "data/elasticsearch-outbox.db"
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if _ES_URL_LIST.search(value):
+                raise ValueError('several nodes are an array: url = ["http://a:9200",'
+                                 ' "http://b:9200"]')  # fmt: skip
+            if not _ES_URL.match(value):
+                raise ValueError("expected an http:// or https:// URL")
+            return value
+        if not isinstance(value, list):
+            raise ValueError("expected a URL or an array of URLs")
+        if not value:
+            raise ValueError("expected at least 1 URL")
+        for url in value:
+            if not isinstance(url, str) or not _ES_URL.match(url) or _ES_URL_LIST.search(url):
+                raise ValueError(f"expected http:// or https:// URLs (got {_toml(url)})")
+            if value.count(url) > 1:
+                raise ValueError(f"{_toml(url)} is listed twice")
+        return value
+
+    @property
+    def urls(self) -> list[str]:
+        """The node URLs, one or several."""
+        return [self.url] if isinstance(self.url, str) else list(self.url)
 
 
 class StoreConfig(_Strict):
@@ -419,8 +454,9 @@ def _toml(value: Any) -> str:
         return "a table"
     if isinstance(value, list):
         return "an empty array" if not value else "an array"
-    if isinstance(value, str) and len(value) > 60:
-        return repr(value[:57] + "...")
+    if isinstance(value, str):
+        value = _USERINFO.sub("//***@", value)  # credentials in a URL are never shown
+        return repr(value[:57] + "...") if len(value) > 60 else repr(value)
     return repr(value)
 
 

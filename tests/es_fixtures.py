@@ -13,10 +13,12 @@
   named ``newswatch-test-*`` -- so name everything a test creates that way.
 * ``es_node_factory`` (function): ``es_node_factory(**ElasticsearchNode kwargs)``
   starts extra nodes (security, restarts, clusters); closed after the test.
+  ``es_module_node_factory`` does the same for nodes a module's tests share.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -121,14 +123,20 @@ def es_client(es_url, es_auth) -> Iterator[object]:
             client.close()
 
 
-@pytest.fixture
-def es_node_factory(es_node_module) -> Iterator[Callable[..., object]]:
+@contextlib.contextmanager
+def node_factory(module: ModuleType) -> Iterator[Callable[..., object]]:
+    """``start(wait=True, **ElasticsearchNode kwargs)``; what it started is closed at the end.
+
+    ``wait=False`` returns at once (``node.wait_ready()`` later), so that the nodes of a
+    cluster start together; not from other threads: a node dies with the thread that
+    started it (``PR_SET_PDEATHSIG``).
+    """
     nodes = []
 
-    def start(**kwargs):
-        node = es_node_module.ElasticsearchNode(**kwargs)
+    def start(wait: bool = True, **kwargs):
+        node = module.ElasticsearchNode(**kwargs)
         nodes.append(node)
-        return node.start()
+        return node.start(wait=wait)
 
     try:
         yield start
@@ -141,3 +149,16 @@ def es_node_factory(es_node_module) -> Iterator[Callable[..., object]]:
                 errors.append(e)
         if errors:  # pragma: no cover
             raise errors[0]
+
+
+@pytest.fixture
+def es_node_factory(es_node_module) -> Iterator[Callable[..., object]]:
+    with node_factory(es_node_module) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def es_module_node_factory(es_node_module) -> Iterator[Callable[..., object]]:
+    """``es_node_factory`` for nodes the tests of a module share (a cluster)."""
+    with node_factory(es_node_module) as start:
+        yield start

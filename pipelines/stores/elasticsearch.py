@@ -84,8 +84,17 @@ KEYWORDS = ("id", "source", "language", "topics", "story_id", "url", "canonical_
             "body_hash", "lsh_bands", "language_source")  # fmt: skip
 SETTINGS = {
     "number_of_shards": 1,  # exact BM25 statistics, counts and collapse on one shard
-    "auto_expand_replicas": "0-1",
+    "auto_expand_replicas": "0-1",  # unless [store.elasticsearch] replicas says otherwise
 }
+
+
+def index_settings(replicas: int | None) -> dict[str, Any]:
+    """The settings of newswatch's indices: ``replicas`` copies, or 0-1 by cluster size."""
+    if replicas is None:
+        return dict(SETTINGS)
+    return {**SETTINGS, "number_of_replicas": replicas, "auto_expand_replicas": "false"}
+
+
 MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
     # The analysed terms are derived from title and body; migrations recompute them.
@@ -360,6 +369,7 @@ class ElasticsearchStore:
         initial_backoff: float = 1.0,
         concurrency: int = 2,
         cooldown: float = 2.0,
+        replicas: int | None = None,
     ) -> None:
         self.client = client
         self.alias = index
@@ -373,6 +383,8 @@ class ElasticsearchStore:
         self.initial_backoff = initial_backoff
         self.concurrency = max(1, concurrency)  # bulk requests in flight at once
         self.cooldown = cooldown
+        self.replicas = replicas
+        self.settings = index_settings(replicas)
         self._secrets = [s for s in secrets if s]
         self._ready = False
         self._down_until = 0.0
@@ -389,22 +401,42 @@ class ElasticsearchStore:
     ) -> ElasticsearchStore:
         """A store for an ``[store.elasticsearch]`` config section.
 
-        ``NEWSWATCH_ES_URL``, ``NEWSWATCH_ES_API_KEY``, ``NEWSWATCH_ES_USERNAME`` and
-        ``NEWSWATCH_ES_PASSWORD`` override the config's values. An API key wins over a
-        username and password.
+        ``NEWSWATCH_ES_URL`` (one URL, or several separated by commas),
+        ``NEWSWATCH_ES_API_KEY``, ``NEWSWATCH_ES_USERNAME`` and ``NEWSWATCH_ES_PASSWORD``
+        override the config's values. An API key wins over a username and password.
+
+        Several URLs are nodes of one cluster: the client sends each request to the next
+        node in turn, and a request that cannot reach its node goes to another one (a
+        failed node is left alone for a while). The list is used as given: no sniffing,
+        since the addresses nodes publish are often unreachable from the crawler (Docker,
+        Kubernetes, a load balancer in front).
         """
         env = os.environ if environ is None else environ
-        url = env.get("NEWSWATCH_ES_URL") or getattr(config, "url", "http://127.0.0.1:9200")
+        if env.get("NEWSWATCH_ES_URL"):
+            urls = [u for u in env["NEWSWATCH_ES_URL"].split(",") if u.strip()]
+        else:
+            url = getattr(config, "url", "http://127.0.0.1:9200")
+            urls = [url] if isinstance(url, str) else list(url)
         api_key = env.get("NEWSWATCH_ES_API_KEY") or getattr(config, "api_key", None)
         username = env.get("NEWSWATCH_ES_USERNAME") or getattr(config, "username", None)
         password = env.get("NEWSWATCH_ES_PASSWORD") or getattr(config, "password", None)
         ca_certs = getattr(config, "ca_certs", None)
         index = getattr(config, "index", "newswatch-articles")
-        public, in_url = _public_url(url.strip())
-        if in_url and not username:
-            username, password = in_url
+        publics, in_urls = [], set()
+        if not urls:
+            raise StoreError("NEWSWATCH_ES_URL holds no URL")
+        for url in urls:
+            public, in_url = _public_url(url.strip())
+            publics.append(public.rstrip("/"))
+            if in_url:
+                in_urls.add(in_url)
+        shown = ", ".join(publics)
+        if len(in_urls) > 1:  # the client has one set of credentials for every node
+            raise StoreError(f"Elasticsearch at {shown}: the URLs hold different credentials")
+        if in_urls and not username:
+            username, password = in_urls.pop()
         if username and password is None:
-            raise StoreError(f"Elasticsearch at {public}: a username needs a password")
+            raise StoreError(f"Elasticsearch at {shown}: a username needs a password")
         auth: dict[str, Any] = {}
         if api_key:
             auth["api_key"] = api_key
@@ -414,12 +446,15 @@ class ElasticsearchStore:
             auth["ca_certs"] = ca_certs
         try:
             client = Elasticsearch(
-                public.rstrip("/"), request_timeout=10, max_retries=2, retry_on_timeout=True,
-                **auth,
+                publics, request_timeout=10, retry_on_timeout=True,
+                # a request that fails on one node is retried on the others
+                max_retries=max(2, len(publics)), **auth,
             )  # fmt: skip
         except (ValueError, TypeError, TransportError) as exc:
-            raise StoreError(f"Elasticsearch URL {public!r}: {_one_line(str(exc))}") from None
-        return cls(client, index, languages, url=public.rstrip("/"),
+            bad = f"URL {publics[0]!r}" if len(publics) == 1 else f"URLs {shown!r}"
+            raise StoreError(f"Elasticsearch {bad}: {_one_line(str(exc))}") from None
+        options.setdefault("replicas", getattr(config, "replicas", None))
+        return cls(client, index, languages, url=shown,
                    secrets=[api_key or "", password or ""], **options)  # fmt: skip
 
     def __repr__(self) -> str:
@@ -475,7 +510,7 @@ class ElasticsearchStore:
         self.client.indices.put_index_template(
             name=self.alias,
             index_patterns=[f"{self.alias}-v*"],
-            template={"settings": SETTINGS, "mappings": MAPPINGS},
+            template={"settings": self.settings, "mappings": MAPPINGS},
             priority=200,
             meta={"managed_by": "newswatch"},
         )
@@ -490,7 +525,7 @@ class ElasticsearchStore:
             if not self.client.indices.exists(index=self.runs_index):
                 try:
                     self.client.indices.create(
-                        index=self.runs_index, settings=SETTINGS, mappings=RUNS_MAPPINGS
+                        index=self.runs_index, settings=self.settings, mappings=RUNS_MAPPINGS
                     )
                 except ApiError as exc:
                     if _error_type(exc) != "resource_already_exists_exception":
@@ -512,12 +547,19 @@ class ElasticsearchStore:
     def init(self) -> str:
         """Create the template, the versioned index and alias, and the runs index if missing.
 
-        Returns the name of the index behind the alias.
+        Returns the name of the index behind the alias. A configured ``replicas`` is
+        applied to the existing indices too.
         """
         with self._errors("prepare the index"):
             self._put_template()
         self._ensure()
-        return self.current_index()
+        current = self.current_index()
+        if self.replicas is not None:
+            replicas = {k: v for k, v in self.settings.items() if k != "number_of_shards"}
+            with self._errors("set the number of replicas"):
+                self.client.indices.put_settings(index=[current, self.runs_index],
+                                                 settings=replicas)  # fmt: skip
+        return current
 
     def current_index(self) -> str:
         """The versioned index the alias points to."""
