@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,10 +62,28 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     for match in _WORD.finditer(text):
         word, start, end = match.group(), match.start(), match.end()
-        if any(a in word for a in _APOSTROPHES):
+        if "'" in word or "’" in word or "ʼ" in word:
             word, start, end = _strip_apostrophes(word, start, end)
         tokens.append(Token(word, start, end))
     return tokens
+
+
+def tokens_at(text: str, positions: Iterable[int]) -> dict[int, Token]:
+    """The tokens of ``text`` (as :func:`tokenize`) at these word positions only."""
+    wanted = set(positions)
+    found: dict[int, Token] = {}
+    if not wanted:
+        return found
+    last = max(wanted)
+    for i, match in enumerate(_WORD.finditer(text)):
+        if i in wanted:
+            word, start, end = match.group(), match.start(), match.end()
+            if "'" in word or "’" in word or "ʼ" in word:
+                word, start, end = _strip_apostrophes(word, start, end)
+            found[i] = Token(word, start, end)
+            if i >= last:
+                break
+    return found
 
 
 def words(text: str) -> list[str]:
@@ -118,6 +137,12 @@ def analyze(text: str, language: str | None) -> list[str]:
     stemmer = _stemmer(base_language(language))
     folded = [fold(w) for w in words(text)]
     return stemmer.stemWords(folded) if stemmer else folded
+
+
+def stem_words(folded: list[str], language: str | None) -> list[str]:
+    """:func:`stem` of each folded word, in one call to the stemmer."""
+    stemmer = _stemmer(base_language(language))
+    return stemmer.stemWords(folded) if stemmer else list(folded)
 
 
 def index_terms(text: str, language: str | None) -> str:

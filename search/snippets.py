@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from search.analysis import fold, stem, tokenize
+from search.analysis import fold, stem_words, tokens_at, words
 from search.query import AnalyzedQuery
 
 
@@ -31,22 +31,31 @@ def _hits(text: str, language: str | None, query: AnalyzedQuery) -> list[tuple[i
     """``(start, end, term)`` of every word of ``text`` that the query matches.
 
     Single words match by their analysed term or a prefix; a phrase marks its words
-    only where they stand together, in order.
+    only where they stand together, in order. The words are those of
+    :func:`~search.analysis.tokenize`; only the matched ones get their offsets.
     """
-    tokens = tokenize(text)
-    folded = [fold(t.word) for t in tokens]
-    terms = [stem(f, language) for f in folded]
-    marked: dict[int, str] = {}
-    for i, term in enumerate(terms):
-        if term in query.highlight or any(
-            term.startswith(p) or folded[i].startswith(p) for p in query.highlight_prefixes
-        ):
-            marked[i] = term
-    for phrase in query.highlight_phrases:
-        size = len(phrase)
-        for i in range(len(terms) - size + 1):
-            if tuple(terms[i : i + size]) == phrase:
-                marked.update((i + j, " ".join(phrase)) for j in range(size))
+    bare = words(text)
+    # Each distinct word is folded and stemmed once; then the words are only looked up.
+    distinct = list(dict.fromkeys(bare))
+    folded = [fold(w) for w in distinct]
+    stems = stem_words(folded, language)
+    wanted, prefixes = query.highlight, tuple(query.highlight_prefixes)
+    term_of = dict(zip(distinct, stems, strict=True))
+    matching = {
+        word: term
+        for word, fold_, term in zip(distinct, folded, stems, strict=True)
+        if term in wanted
+        or (prefixes and (term.startswith(prefixes) or fold_.startswith(prefixes)))
+    }
+    marked: dict[int, str] = {i: matching[w] for i, w in enumerate(bare) if w in matching}
+    if query.highlight_phrases:
+        terms = [term_of[w] for w in bare]
+        for phrase in query.highlight_phrases:
+            size = len(phrase)
+            for i in range(len(terms) - size + 1):
+                if terms[i] == phrase[0] and tuple(terms[i : i + size]) == phrase:
+                    marked.update((i + j, " ".join(phrase)) for j in range(size))
+    tokens = tokens_at(text, marked)
     return [(tokens[i].start, tokens[i].end, marked[i]) for i in sorted(marked)]
 
 
