@@ -11,9 +11,11 @@ that each page was fetched once across both hosts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -75,13 +77,31 @@ poll_interval = 0.2
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()  # scrapyd stops the jobs it runs, then itself
+        """Cancel its jobs, then stop scrapyd: stopped first, it would leave them running."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        left: list[int] = []  # pids of jobs still running after their cancel
+        try:
+            jobs = self.get("listjobs.json")
+            for job in jobs["pending"] + jobs["running"]:
+                self.post("cancel.json", project=job["project"], job=job["id"])
+            deadline = time.monotonic() + 30
+            while running := self.get("listjobs.json")["running"]:
+                if time.monotonic() > deadline:
+                    left = [job["pid"] for job in running]
+                    break
+                time.sleep(0.2)
+        finally:
+            self.process.terminate()
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+            for pid in left:
+                with contextlib.suppress(OSError):  # ended meanwhile: not ours to kill
+                    if b"scrapyd.runner" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        os.kill(pid, signal.SIGKILL)
 
     def get(self, path: str, **query: str) -> dict:
         url = self.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
