@@ -47,7 +47,7 @@ def cluster_settings(config: Config, exit_when_done: bool = False) -> dict[str, 
         # clock keeps it, and each worker's own delay would only add to it.
         "NEWSWATCH_CLUSTER_DELAY": config.crawler.download_delay,
         "DOWNLOAD_DELAY": 0,
-        "RANDOMIZE_DOWNLOAD_DELAY": False,
+        "DOWNLOAD_DELAY_JITTER": 0,
         "NEWSWATCH_STATE": None,
         "JOBDIR": None,
         "NEWSWATCH_ARCHIVE": None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -80,10 +81,16 @@ class RedisServer:
         self.stop()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops ``serve`` as Ctrl-C does: the redis-server child goes with it."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] != ["serve"]:
         print(__doc__.strip(), file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, _interrupt)
     with RedisServer() as server:
         print(server.url, flush=True)
         with contextlib.suppress(KeyboardInterrupt):
