@@ -106,7 +106,7 @@ class Cluster:
 
     def shards(self, index: str) -> list[dict]:
         """The shard copies of ``index``: prirep ``p`` or ``r``, state, node name."""
-        return self.get(f"/_cat/shards/{index}?format=json&h=prirep,state,node,docs")
+        return self.get(f"/_cat/shards/{index}?format=json&h=prirep,state,node")
 
     def store(self, index: str, urls: list[str] | None = None, **config: Any) -> Any:
         es = ElasticsearchConfig(url=urls or self.urls, index=index, **config)
@@ -117,7 +117,10 @@ class Cluster:
 def cluster(es_module_node_factory, es_node_module) -> Iterator[Cluster]:
     name = f"newswatch-test-{uuid.uuid4().hex[:8]}"
     names = [f"{name}-a", f"{name}-b"]
-    transport = [es_node_module.free_port(), es_node_module.free_port()]
+    transport = [es_node_module.free_port()]
+    while len(transport) < 2:  # two distinct ports: each is known before either node starts
+        port = es_node_module.free_port()
+        transport += [port] if port not in transport else []
     # Both master-eligible and both named to bootstrap the cluster; launched together,
     # then each waited for until it answers HTTP (wait_for_status=None): neither has a
     # master, nor cluster health, before the other one has joined.
