@@ -8,13 +8,27 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawler.items import Article
+from pipelines.prepared import done
 from search.matcher import TopicMatcher
+
+
+def tag_topics(matcher: TopicMatcher, item: Article) -> None:
+    """Set the article's matched topics, the terms that matched and its best score."""
+    body = item.body
+    if item.description and item.description not in body:
+        body = item.description + "\n" + body
+    matches = [m for m in matcher.match(item.title, body, item.language) if m.matched]
+    item.topics = [m.topic for m in matches]
+    item.topic_matches = {m.topic: m.terms for m in matches}
+    item.topic_score = max((m.score for m in matches), default=0.0)
 
 
 class TopicFilterPipeline:
     """Tags articles with their matched topics; drops the rest as ``no-topic``.
 
     With ``keep_unmatched`` (or no topics configured) unmatched articles are kept untagged.
+    A worker process may have tagged the article already (the same rules): then the
+    stage only decides.
     """
 
     stage = "topics"
@@ -32,13 +46,8 @@ class TopicFilterPipeline:
         )
 
     def process_item(self, item: Article) -> Article:
-        body = item.body
-        if item.description and item.description not in body:
-            body = item.description + "\n" + body
-        matches = [m for m in self.matcher.match(item.title, body, item.language) if m.matched]
-        item.topics = [m.topic for m in matches]
-        item.topic_matches = {m.topic: m.terms for m in matches}
-        item.topic_score = max((m.score for m in matches), default=0.0)
-        if not matches and not self.keep_unmatched:
+        if not done(item, self.stage):
+            tag_topics(self.matcher, item)
+        if not item.topics and not self.keep_unmatched:
             raise DropItem("no-topic")
         return item

@@ -48,6 +48,7 @@ from elasticsearch import (
 )
 
 from crawler.items import Article
+from pipelines.prepared import terms as prepared_terms
 from pipelines.stores.base import (
     BulkOutcome,
     SearchRequest,
@@ -141,9 +142,12 @@ def fts_tokens(text: str) -> list[str]:
     return [t for t in _ASCII_SEPARATORS.split(text.translate(_ASCII_LOWER)) if t]
 
 
-def analysed(text: str, language: str | None) -> str:
-    """What ``title_terms`` / ``body_terms`` hold: the article's index terms, FTS5-tokenised."""
-    terms = index_terms(text, language)
+def analysed(text: str, language: str | None, terms: str | None = None) -> str:
+    """What ``title_terms`` / ``body_terms`` hold: the article's index terms, FTS5-tokenised.
+
+    ``terms``: the index terms of ``text`` when they are known already.
+    """
+    terms = index_terms(text, language) if terms is None else terms
     return " ".join(fts_tokens(terms)) if _NEEDS_SPLITTING.search(terms) else terms
 
 
@@ -174,8 +178,8 @@ def document(article: Article, sequence: int) -> dict[str, Any]:
         "sequence": sequence,
         "title": title,
         "body": body,
-        "title_terms": analysed(title, article.language),
-        "body_terms": analysed(body, article.language),
+        "title_terms": analysed(title, article.language, prepared_terms(article, "title")),
+        "body_terms": analysed(body, article.language, prepared_terms(article, "body")),
         "article": data,
     }
 

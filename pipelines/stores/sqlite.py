@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from crawler.items import Article
+from pipelines.prepared import terms
 from pipelines.stores.base import (
     BulkOutcome,
     SearchRequest,
@@ -26,7 +27,6 @@ from pipelines.stores.base import (
     make_hit,
     prepare_query,
 )
-from search.analysis import index_terms
 from search.query import And, Not, Or, Phrase, Terms
 
 TITLE_WEIGHT, BODY_WEIGHT = 3.0, 1.0
@@ -198,7 +198,10 @@ class SqliteStore:
             try:
                 outcome.outcomes.update(self._retry(action))
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot write articles to {self.path}: {_why(exc)}") from None
+                more = f" and {len(batch) - 1} more" if len(batch) > 1 else ""
+                raise StoreError(
+                    f"cannot write article {batch[0].id}{more} to {self.path}: {_why(exc)}"
+                ) from None
             batch.clear()
 
         for article in articles:
@@ -264,8 +267,7 @@ class SqliteStore:
         )
         db.execute(
             "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-            (doc, index_terms(article.title, article.language),
-             index_terms(article.body, article.language)),
+            (doc, terms(article, "title"), terms(article, "body")),
         )  # fmt: skip
         return outcome
 
