@@ -79,6 +79,7 @@ def _recipe(key: str, blob: bytes) -> Recipe:
     if recipe is None:
         threshold, languages, topics, keep_unmatched, ahead = pickle.loads(blob)  # noqa: S301
         recipe = _RECIPES[key] = Recipe(threshold, languages, topics, keep_unmatched, ahead)
+        recipe.key, recipe._blob = key, blob  # the sender's: pickling again may differ
     return recipe
 
 

@@ -30,7 +30,7 @@ from pipelines.stores.base import (
 from search.query import And, Not, Or, Phrase, Terms
 
 TITLE_WEIGHT, BODY_WEIGHT = 3.0, 1.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: articles_cover (added to a version 1 store when opened)
 MAX_CANDIDATES = 10  # near-duplicate candidates checked per article
 
 SCHEMA = """
@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_body_hash ON articles(body_hash);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source, language);
+-- What a search reads of every match (filters, order, collapse, facets), narrow: the
+-- rows themselves are wide (each holds its article) and are read for the page only.
+CREATE INDEX IF NOT EXISTS articles_cover
+    ON articles(doc, language, source, published_at, story_id, id);
 CREATE TABLE IF NOT EXISTS article_topics (
     topic TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (topic, doc)
 ) WITHOUT ROWID;
@@ -67,6 +71,13 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_source ON runs(source, started_at);
 """
+
+
+# The matches of the search being run (one per connection: a temporary table).
+MATCHES_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS search_matches (
+    doc INTEGER, id TEXT, published_at TEXT, story_id TEXT, language TEXT, source TEXT, rank REAL
+)"""
 
 
 def _now() -> str:
@@ -371,43 +382,52 @@ class SqliteStore:
     def search(self, request: SearchRequest) -> SearchResult:
         query = prepare_query(request, self.languages)
         where, params = self._filters(request)
-        if query is None:
-            matched = (
-                "SELECT a.doc, a.id, a.published_at, a.story_id, 0.0 AS rank"
-                f" FROM articles a WHERE {where}"
+        columns = "a.doc, a.id, a.published_at, a.story_id, a.language, a.source"
+        source = (
+            "articles_fts JOIN articles a INDEXED BY articles_cover"
+            f" ON a.doc = articles_fts.rowid WHERE articles_fts MATCH ? AND {where}"
+        )
+        rank = f"bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT})"
+        if query is None:  # browsing: the rows are read once per statement, by index
+            matched = f"(SELECT {columns}, 0.0 AS rank FROM articles a WHERE {where})"
+        elif request.facets:
+            # Facets read every match several times: the full-text match runs once, and
+            # its articles, their rank and what the filters, the order, the collapse and
+            # the facets need go to a temporary table of this connection.
+            self._read(MATCHES_TABLE)
+            self._read("DELETE FROM temp.search_matches")
+            self._read(
+                f"INSERT INTO temp.search_matches SELECT {columns}, {rank} FROM {source}",
+                [fts_expression(query.tree), *params],
             )
+            matched, params = "temp.search_matches", []
         else:
-            matched = (
-                "SELECT a.doc, a.id, a.published_at, a.story_id,"
-                f" bm25(articles_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS rank"
-                " FROM articles_fts JOIN articles a ON a.doc = articles_fts.rowid"
-                f" WHERE articles_fts MATCH ? AND {where}"
-            )
+            # What the filters and the order need of each match comes from the narrow
+            # covering index, not from the wide rows (each holds its article).
+            matched = f"(SELECT {columns}, {rank} AS rank FROM {source})"
             params = [fts_expression(query.tree), *params]
         if request.sort == "date":
             order = "published_at IS NULL, published_at DESC, id"
         else:
             order = "rank, published_at IS NULL, published_at DESC, id"
-        cte = f"WITH matched AS ({matched})"
         if request.collapse:
-            ranked = (
-                f"{cte}, ranked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY story_id"
-                f" ORDER BY {order}) AS position, COUNT(*) OVER (PARTITION BY story_id) AS copies"
-                " FROM matched)"
-            )
-            total_sql = f"{ranked} SELECT count(*) FROM ranked WHERE position = 1"
-            page_sql = (
-                f"{ranked} SELECT r.rank, r.copies, a.data, a.indexed_at, a.revision"
-                " FROM ranked r JOIN articles a ON a.doc = r.doc WHERE r.position = 1"
-                f" ORDER BY {_qualify(order, 'r')} LIMIT ? OFFSET ?"
+            total_sql = f"SELECT count(*) FROM (SELECT DISTINCT story_id FROM {matched})"
+            top = (
+                "SELECT doc, rank, published_at, id, copies FROM (SELECT *, ROW_NUMBER() OVER"
+                f" (PARTITION BY story_id ORDER BY {order}) AS position, COUNT(*) OVER"
+                f" (PARTITION BY story_id) AS copies FROM {matched}) WHERE position = 1"
             )
         else:
-            total_sql = f"{cte} SELECT count(*) FROM matched"
-            page_sql = (
-                f"{cte} SELECT m.rank, 1, a.data, a.indexed_at, a.revision"
-                " FROM matched m JOIN articles a ON a.doc = m.doc"
-                f" ORDER BY {_qualify(order, 'm')} LIMIT ? OFFSET ?"
-            )
+            total_sql = f"SELECT count(*) FROM {matched}"
+            if query is not None and not request.facets and where == "1 = 1":
+                # Nothing to filter: the full-text index counts alone, without ranking.
+                total_sql = "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?"
+            top = f"SELECT doc, rank, published_at, id, 1 AS copies FROM {matched}"
+        page_sql = (
+            "SELECT p.rank, p.copies, a.data, a.indexed_at, a.revision"
+            f" FROM ({top} ORDER BY {order} LIMIT ? OFFSET ?) p"
+            f" JOIN articles a ON a.doc = p.doc ORDER BY {_qualify(order, 'p')}"
+        )
         total = self._read(total_sql, params).fetchone()[0]
         rows = self._read(page_sql, [*params, request.size, request.offset]).fetchall()
         hits = [
@@ -416,7 +436,9 @@ class SqliteStore:
         ]
         result = SearchResult(total=total, hits=hits)
         if request.facets:
-            result.facets, result.histogram = self._facets(cte, params)
+            result.facets, result.histogram = self._facets(matched, params)
+        if matched == "temp.search_matches":
+            self._read("DELETE FROM temp.search_matches")
         return result
 
     def _filters(self, request: SearchRequest) -> tuple[str, list[Any]]:
@@ -438,24 +460,34 @@ class SqliteStore:
             params.append(upper)
         return " AND ".join(clauses), params
 
-    def _facets(self, cte: str, params: list) -> tuple[dict, dict]:
-        facets: dict[str, dict[str, int]] = {}
-        for name, sql in (
-            ("language", "SELECT a.language, count(*) FROM matched m JOIN articles a"
-                         " ON a.doc = m.doc GROUP BY 1 ORDER BY 2 DESC, 1"),
-            ("source", "SELECT a.source, count(*) FROM matched m JOIN articles a"
-                       " ON a.doc = m.doc GROUP BY 1 ORDER BY 2 DESC, 1"),
-            ("topics", "SELECT t.topic, count(*) FROM matched m JOIN article_topics t"
-                       " ON t.doc = m.doc GROUP BY 1 ORDER BY 2 DESC, 1"),
-        ):  # fmt: skip
-            rows = self._read(f"{cte} {sql}", params).fetchall()
-            facets[name] = {str(k): v for k, v in rows if k is not None}
-        rows = self._read(
-            f"{cte} SELECT substr(published_at, 1, 10), count(*) FROM matched"
-            " WHERE published_at IS NOT NULL GROUP BY 1 ORDER BY 1",
+    def _facets(self, matched: str, params: list) -> tuple[dict, dict]:
+        """Counts by language, source and topic, and by day, of every match (``matched``)."""
+        languages: dict[str, int] = {}
+        sources: dict[str, int] = {}
+        days: dict[str, int] = {}
+        # One pass over the matches for language, source and day; one for the topics.
+        for language, source, day, count in self._read(
+            "SELECT language, source, substr(published_at, 1, 10), count(*)"
+            f" FROM {matched} GROUP BY 1, 2, 3",
             params,
-        ).fetchall()
-        return facets, dict(rows)
+        ).fetchall():
+            for counts, key in ((languages, language), (sources, source), (days, day)):
+                if key is not None:
+                    counts[str(key)] = counts.get(str(key), 0) + count
+        topics = dict(self._read(
+            # One pass over the topics table: it is keyed by topic, not by article.
+            f"SELECT topic, count(*) FROM article_topics WHERE doc IN (SELECT doc FROM {matched})"
+            " GROUP BY 1",
+            params,
+        ).fetchall())  # fmt: skip
+
+        def by_count(counts: dict[str, int]) -> dict[str, int]:
+            return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+        topics = {str(k): v for k, v in topics.items() if k is not None}
+        facets = {"language": by_count(languages), "source": by_count(sources),
+                  "topics": by_count(topics)}  # fmt: skip
+        return facets, dict(sorted(days.items()))
 
     # --- history and health --------------------------------------------------
 
