@@ -22,7 +22,7 @@ from pipelines.stores.outbox import Outbox, outbox_for
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100  # articles per write (NEWSWATCH_INDEX_BATCH)
-BATCH_SECONDS = 0.5  # the longest an article waits for its batch (NEWSWATCH_INDEX_BATCH_SECONDS)
+BATCH_SECONDS = 2.0  # the longest an article waits for its batch (NEWSWATCH_INDEX_BATCH_SECONDS)
 MAX_HELD_CANDIDATES = 10  # near-duplicate candidates among held articles, like the stores
 
 

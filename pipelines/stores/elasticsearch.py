@@ -70,6 +70,7 @@ for _name in ("elastic_transport", "elasticsearch"):
 TITLE_BOOST = 3.0  # SqliteStore's BM25 column weights: title 3, body 1
 MAX_WINDOW = 10_000  # Elasticsearch's default index.max_result_window
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_CANDIDATES = 10  # near-duplicate candidates checked per article, as SqliteStore
 SLOW_TIMEOUT = 120  # seconds for bulk, scroll and refresh requests; others have 10
 OUTCOMES = ("new", "updated", "unchanged")
 # Fields a write reads back to decide new / updated / unchanged like SqliteStore.
@@ -812,11 +813,16 @@ class ElasticsearchStore:
     def find_by_bands(self, bands: list[str], exclude_id: str) -> list[Article]:
         if not bands:
             return []
+        # As SqliteStore: the 10 sharing the most bands (each shared band scores 1), the
+        # earliest first among equals.
+        shared = [{"constant_score": {"filter": {"term": {"lsh_bands": band}}, "boost": 1.0}}
+                  for band in dict.fromkeys(bands)]  # fmt: skip
         hits = self._search(
             "look up near-duplicates",
-            query={"bool": {"filter": [{"terms": {"lsh_bands": list(bands)}}],
+            query={"bool": {"should": shared, "minimum_should_match": 1,
                             "must_not": [{"ids": {"values": [exclude_id]}}]}},
-            sort=[{"sequence": "asc"}, {"id": "asc"}], size=50,
+            sort=[{"_score": "desc"}, {"sequence": "asc"}, {"id": "asc"}],
+            size=MAX_CANDIDATES,
         )["hits"]["hits"]  # fmt: skip
         return [article_from_source(h["_source"]) for h in hits]
 

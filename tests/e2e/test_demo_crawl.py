@@ -184,16 +184,18 @@ def test_robots_txt_keeps_the_private_draft_out(demo, store):
 def test_the_summary_counts_each_source(demo):
     lines = {line.split()[0]: line.split() for line in demo.first_output.splitlines() if line}
     # source, kind, status, pages, new, updated, unchanged, dropped...
-    assert lines["demo-daily-circuit"][:8] == [
-        "demo-daily-circuit",
-        "feed",
-        "ok",
-        "10",
-        "5",
-        "0",
-        "0",
-        "no-topic",
-    ]
+    # Daily Circuit's copy of the wire story and the earlier-published original come from
+    # two sources crawled at once. If the copy is still held for the index stage's batch
+    # when the original comes, it is withdrawn, never stored, and counted as Daily Circuit's
+    # duplicate; if it was written already, the original replaces it in the store.
+    daily = lines["demo-daily-circuit"]
+    assert daily[:4] == ["demo-daily-circuit", "feed", "ok", "10"]
+    assert daily[5:7] == ["0", "0"]
+    assert (daily[4], " ".join(daily[7:])) in {
+        ("4", "duplicate-of 1, no-topic 4"),
+        ("5", "no-topic 4"),
+    }
+    assert lines["total"][2] in {"23", "24"}  # 24: with the replaced copy
     assert lines["demo-quotidien-numerique"][2:7] == ["ok", "9", "4", "0", "0"]
     assert lines["demo-techbote"][2:7] == ["ok", "9", "4", "0", "0"]
     assert lines["demo-corriere-tecnologico"][2:7] == ["ok", "18", "4", "0", "0"]

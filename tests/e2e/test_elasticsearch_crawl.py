@@ -158,7 +158,9 @@ class OutageSite(SiteServer):
     """The demo site; at the ``after``-th article page it stops the Elasticsearch node.
 
     It first waits until the node holds an article, so the crawl writes some articles
-    before the outage and queues the rest; the page is served once the node is down.
+    before the outage and queues the rest; the page is served once the node is down, and
+    so are the article pages after it (the index stage writes in batches: without the
+    wait, they could all be written before the outage).
     """
 
     def __init__(self, node: Any, index: str, after: int) -> None:
@@ -174,8 +176,11 @@ class OutageSite(SiteServer):
             return
         with self._lock:
             self.pages += 1
-            if self.pages != self.after:
-                return
+            page = self.pages
+        if page > self.after:
+            self.stopped.wait(120)
+        if page != self.after:
+            return
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

@@ -556,6 +556,23 @@ def test_find_by_bands(loaded: Store) -> None:
     assert loaded.find_by_bands(["nope"], "x") == []
 
 
+def test_find_by_bands_gives_the_ten_sharing_most_bands_earliest_first(store: Store) -> None:
+    # near-N shares N of the four bands; twelve share one band, the earliest written first.
+    bands = ["q-1", "q-2", "q-3", "q-4"]
+    near = [make((f"near-{n}", "en", "near", None, (), None, f"Near {n}", f"Near {n}."))
+            for n in range(2, 5)]  # fmt: skip
+    for article, shared in zip(near, range(2, 5), strict=True):
+        article.lsh_bands = bands[:shared]
+    ones = [make((f"one-{n:02d}", "en", "one", None, (), None, f"One {n}", f"One {n}."))
+            for n in range(12)]  # fmt: skip
+    for article in ones:
+        article.lsh_bands = ["q-1"]
+    for article in ones + near:  # one at a time: the write order is the earliest-first order
+        store.upsert(article)
+    found = [a.id for a in store.find_by_bands([*bands, "q-1"], exclude_id="x")]
+    assert found == [near[2].id, near[1].id, near[0].id] + [a.id for a in ones[:7]]
+
+
 def test_iter_articles_in_id_order_and_resume(loaded: Store) -> None:
     ids = sorted(NAMES)
     assert [a.id for a in loaded.iter_articles()] == ids
