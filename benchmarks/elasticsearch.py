@@ -130,6 +130,19 @@ def run(url: str, auth: tuple[str, str] | None, docs: int, count: int, batch: in
                               ("store.search with snippets", whole)):  # fmt: skip
             p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
             print(f"  {label:<28} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {max(values):6.1f} ms")
+        # The same queries as benchmarks/search.py times on SQLite: alone, with filters.
+        from benchmarks.search import variants
+
+        print("store.search with snippets, the variants of benchmarks/search.py:")
+        for label, batch in variants(requests).items():
+            timings, matched = [], 0
+            for request in batch:
+                started = time.perf_counter()
+                matched += store.search(request).total > 0
+                timings.append((time.perf_counter() - started) * 1000)
+            p50, p95 = percentile(timings, 0.5), percentile(timings, 0.95)
+            print(f"  {label:<30} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {max(timings):6.1f}"
+                  f" ms  ({matched}/{len(batch)} with results)")  # fmt: skip
     finally:
         store.drop()
         store.close()
