@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import json
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from benchmarks.crawl import config_text
@@ -43,8 +45,15 @@ def _script(name: str):
     return module
 
 
+def es_cpu_seconds(es_url: str) -> float:
+    """CPU seconds the Elasticsearch cluster's processes have used so far."""
+    with urllib.request.urlopen(f"{es_url}/_nodes/stats/process", timeout=10) as response:
+        nodes = json.load(response)["nodes"].values()
+    return sum(node["process"]["cpu"]["total_in_millis"] for node in nodes) / 1000
+
+
 def run(work: Path, config: Path, workers: int) -> tuple[int, int, float, float]:
-    """Enqueue, run ``workers`` workers to the end: (pages, new articles, seconds, CPU s)."""
+    """Enqueue, run ``workers`` workers to the end: (pages, articles written, seconds, CPU s)."""
     cli = [sys.executable, "-m", "newswatch.cli", "--config", str(config)]
     subprocess.run([*cli, "enqueue"], cwd=work, check=True, capture_output=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -67,7 +76,9 @@ def run(work: Path, config: Path, workers: int) -> tuple[int, int, float, float]
         if process.returncode != 0:
             raise SystemExit(f"a worker failed ({process.returncode}):\n{output}")
         total = next(line.split() for line in output.splitlines() if line.startswith("total"))
-        pages, new = pages + int(total[1]), new + int(total[2])
+        # new + updated + unchanged: two workers may both write an article that two sources
+        # list (a feed and a sitemap), and only one of them finds it new.
+        pages, new = pages + int(total[1]), new + sum(int(v) for v in total[2:5])
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return pages, new, elapsed, cpu
 
@@ -92,19 +103,25 @@ def main() -> None:
             es_url = node.start().url
         stack.enter_context(Nginx(work / "site", port))
         results = {}
+        stamp = time.strftime("%Y%m%d%H%M%S")  # a fresh index per run, also on a kept node
         for workers in counts:
             redis = stack.enter_context(_script("redis_server").RedisServer())
             text = config_text(listings, "elasticsearch", es_url).replace(
-                'index = "newswatch-bench"', f'index = "newswatch-bench-cluster-{workers}"'
+                'index = "newswatch-bench"', f'index = "newswatch-bench-cluster-{stamp}-{workers}"'
             )
             text = text.replace("[crawler]\n", "[crawler]\nworkers = 0\n", 1)
             config = work / f"cluster-{workers}.toml"
             config.write_text(text + f'\n[cluster]\nredis_url = "{redis.url}"\n')
+            es_before = es_cpu_seconds(es_url)
             pages, new, elapsed, cpu = run(work, config, workers)
+            es_cpu = es_cpu_seconds(es_url) - es_before
             redis.stop()
             results[workers] = pages / elapsed
-            print(f"{workers} worker(s): {pages} pages, {new} articles in {elapsed:.1f} s ="
-                  f" {pages / elapsed:.1f} pages/s, CPU {1000 * cpu / max(pages, 1):.1f} ms/page,"
+            cores = (cpu + es_cpu) / elapsed
+            print(f"{workers} worker(s): {pages} pages, {new} article writes in {elapsed:.1f} s ="
+                  f" {pages / elapsed:.1f} pages/s; CPU per page: workers"
+                  f" {1000 * cpu / max(pages, 1):.1f} ms, Elasticsearch"
+                  f" {1000 * es_cpu / max(pages, 1):.1f} ms; {cores:.2f} cores busy on average;"
                   f" load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
     base = results.get(1)
     print(f"\n{os.cpu_count()} cores; Elasticsearch at {es_url}")
