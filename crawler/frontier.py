@@ -57,27 +57,21 @@ redis.call('HSET', KEYS[3], id, item[2])
 redis.call('ZADD', KEYS[4], now + tonumber(ARGV[1]), id)
 return {tostring(id), item[1]}
 """)
-_REQUEUE = _clocked("""
-local ids = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
-for _, id in ipairs(ids) do
-  local data = redis.call('HGET', KEYS[2], id)
-  if data then redis.call('ZADD', KEYS[1], redis.call('HGET', KEYS[3], id) or 0, data) end
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('HDEL', KEYS[3], id)
-  redis.call('ZREM', KEYS[4], id)
+# Puts leased requests back in the queue with their priority and forgets their leases.
+_GIVE_BACK = """
+local function give_back(ids)
+  for _, id in ipairs(ids) do
+    local data = redis.call('HGET', KEYS[2], id)
+    if data then redis.call('ZADD', KEYS[1], redis.call('HGET', KEYS[3], id) or 0, data) end
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
+    redis.call('ZREM', KEYS[4], id)
+  end
+  return #ids
 end
-return #ids
-""")
-_RELEASE = """
-for _, id in ipairs(ARGV) do
-  local data = redis.call('HGET', KEYS[2], id)
-  if data then redis.call('ZADD', KEYS[1], redis.call('HGET', KEYS[3], id) or 0, data) end
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('HDEL', KEYS[3], id)
-  redis.call('ZREM', KEYS[4], id)
-end
-return #ARGV
 """
+_REQUEUE = _clocked(_GIVE_BACK + "return give_back(redis.call('ZRANGEBYSCORE', KEYS[4], 0, now))")
+_RELEASE = _GIVE_BACK + "return give_back(ARGV)"
 _RENEW = _clocked("""
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i]) end
 return 0

@@ -19,6 +19,7 @@ from newswatch.command import (
     UserError,
     config_of,
     friendly,
+    sources_of,
     store_of,
 )
 from newswatch.config import seconds
@@ -71,11 +72,7 @@ def crawl(
     from newswatch.crawl import format_outbox, format_reports, run_crawl
 
     config = config_of(ctx)
-    sources = [config.source(n) for n in names] if names else [
-        s for s in config.sources if s.enabled
-    ]  # fmt: skip
-    if not sources:
-        raise UserError(f"{config.path}: no sources to crawl")
+    sources = sources_of(ctx, names)
     if time_limit is not None and not re.fullmatch(r"[1-9]\d*[smhd]", time_limit):
         raise UserError(f"--time-limit: expected a duration such as '30s', '15m' or '1h'"
                         f" (got {time_limit!r})")  # fmt: skip

@@ -7,17 +7,7 @@ from __future__ import annotations
 
 import click
 
-from newswatch.command import EXIT_FAILED, UserError, config_of, friendly
-
-
-def _sources(ctx: click.Context, names: tuple[str, ...]) -> list:
-    config = config_of(ctx)
-    sources = [config.source(n) for n in names] if names else [
-        s for s in config.sources if s.enabled
-    ]  # fmt: skip
-    if not sources:
-        raise UserError(f"{config.path}: no sources to crawl")
-    return sources
+from newswatch.command import EXIT_FAILED, config_of, friendly, sources_of
 
 
 @click.command()
@@ -39,7 +29,7 @@ def worker(
     from newswatch.cluster import run_worker
     from newswatch.crawl import format_reports
 
-    reports = run_worker(config_of(ctx), _sources(ctx, names), exit_when_done, log_file)
+    reports = run_worker(config_of(ctx), sources_of(ctx, names), exit_when_done, log_file)
     click.echo(format_reports(reports))
     # Stopped by SIGTERM or Ctrl-C is how a worker ends: what it held is back in the queue.
     if any(r.failed and r.finish_reason != "shutdown" for r in reports):
@@ -55,6 +45,6 @@ def enqueue(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Put the sources' feeds, sitemaps and start pages in the cluster's queues."""
     from newswatch.cluster import enqueue as put
 
-    counts = put(config_of(ctx), _sources(ctx, names))
+    counts = put(config_of(ctx), sources_of(ctx, names))
     for name, count in counts.items():
         click.echo(f"{name}: {count} request(s) queued")

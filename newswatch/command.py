@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from crawler.state import StateError
-from newswatch.config import Config, ConfigError, load_config
+from newswatch.config import Config, ConfigError, SourceConfig, load_config
 from pipelines.stores import StoreError, open_store
 from pipelines.stores.base import Store
 from search.query import QuerySyntaxError
@@ -54,6 +54,17 @@ def config_of(ctx: click.Context) -> Config:
     if "config" not in obj:
         obj["config"] = load_config(obj["config_path"])
     return obj["config"]
+
+
+def sources_of(ctx: click.Context, names: tuple[str, ...]) -> list[SourceConfig]:
+    """The sources named (``--source``, repeatable), else every enabled one; never none."""
+    config = config_of(ctx)
+    sources = [config.source(n) for n in names] if names else [
+        s for s in config.sources if s.enabled
+    ]  # fmt: skip
+    if not sources:
+        raise UserError(f"{config.path}: no sources to crawl")
+    return sources
 
 
 def store_of(ctx: click.Context) -> Store:
