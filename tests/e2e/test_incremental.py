@@ -192,7 +192,9 @@ def _big_site(site: NewsSite) -> set[int]:
 
 
 def test_a_crawl_killed_mid_run_loses_nothing_and_stores_nothing_twice(tmp_path: Path) -> None:
-    with NewsSite(delay=0.1) as site:
+    # Slow enough (60 pages, 2 at a time, 0.5 s each: 15 s) that the index stage's
+    # batches (every 2 s) have written some articles and not all when the kill lands.
+    with NewsSite(delay=0.5) as site:
         numbers = _big_site(site)
         project = Project(tmp_path, site)
         crawl = project.start("crawl")
