@@ -80,9 +80,8 @@ def test_three_workers_fetch_each_page_once_and_store_each_article_once(
     workers = [start_worker(config, tmp_path / f"worker-{i}.log") for i in range(3)]
     outputs = finish(workers)
 
-    # Every page of the site exactly once across the three workers; robots.txt once each.
+    # Every page of the site exactly once across the three workers.
     assert site.page_requests() == dict.fromkeys(site.page_paths(), 1)
-    assert site.requests["/robots.txt"] == 3
     expected = sorted(article_id(site.article_url(p)) for p in site.article_paths())
     ids = stored_ids(es_client, index)
     assert len(ids) == 320
@@ -92,7 +91,10 @@ def test_three_workers_fetch_each_page_once_and_store_each_article_once(
     totals = [out.splitlines()[-1].split() for out in outputs]
     assert sum(int(t[1]) for t in totals) == len(site.page_paths())
     assert sum(int(t[2]) for t in totals) == 320
-    assert sum(1 for t in totals if int(t[1]) > 0) >= 2
+    working = sum(1 for t in totals if int(t[1]) > 0)
+    assert working >= 2
+    # robots.txt once by each worker that fetched (one started late may find no work left).
+    assert site.requests["/robots.txt"] == working
     # Nothing is left behind in Redis: no queued request, no lease.
     client = redis.Redis.from_url(redis_url)
     assert client.zcard("newswatch:site:gazette:requests") == 0

@@ -191,8 +191,10 @@ def test_a_crawl_killed_while_writing_leaves_a_sound_store_and_the_next_complete
         good = add_articles(server, "/good", 40)
         feed = _feed(server, good)
         sources = [feed_source("killed", feed)]
-        # One page at a time and no worker processes: the kill finds the crawl mid-way.
-        crawler = {"concurrent_requests_per_domain": 1, "workers": 0}
+        # One page at a time, a quarter second apart, no worker processes: the crawl
+        # takes 10 s, so the kill finds it mid-way, some of the index stage's batches
+        # (every 2 s) written and not all.
+        crawler = {"concurrent_requests_per_domain": 1, "workers": 0, "download_delay": 0.25}
         child, finish = start_crawl(tmp_path, server, sources, crawler=crawler)
         with sqlite3.connect(db) as reader:
             while reader.execute("SELECT count(*) FROM articles").fetchone()[0] < 5:
