@@ -65,7 +65,7 @@ def run(work: Path, config: Path, workers: int) -> tuple[int, int, float, float]
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         for _ in range(workers)
     ]
     outputs = [p.communicate()[0] for p in processes]
@@ -118,11 +118,14 @@ def main() -> None:
             redis.stop()
             results[workers] = pages / elapsed
             cores = (cpu + es_cpu) / elapsed
-            print(f"{workers} worker(s): {pages} pages, {new} article writes in {elapsed:.1f} s ="
-                  f" {pages / elapsed:.1f} pages/s; CPU per page: workers"
-                  f" {1000 * cpu / max(pages, 1):.1f} ms, Elasticsearch"
-                  f" {1000 * es_cpu / max(pages, 1):.1f} ms; {cores:.2f} cores busy on average;"
-                  f" load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+            print(
+                f"{workers} worker(s): {pages} pages, {new} article writes in {elapsed:.1f} s ="
+                f" {pages / elapsed:.1f} pages/s; CPU per page: workers"
+                f" {1000 * cpu / max(pages, 1):.1f} ms, Elasticsearch"
+                f" {1000 * es_cpu / max(pages, 1):.1f} ms; {cores:.2f} cores busy on average;"
+                f" load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
     base = results.get(1)
     print(f"\n{os.cpu_count()} cores; Elasticsearch at {es_url}")
     print("workers  pages/s  ratio to 1 worker")

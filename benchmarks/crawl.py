@@ -150,8 +150,11 @@ def run(
         start = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, "-m", "newswatch.cli", "crawl", "--profile", "profile.json"],
-            cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         peak, reactor_cpu = 0, 0.0
 
         def sample() -> None:
@@ -176,8 +179,10 @@ def run(
     print(f"pages fetched       {pages}  in {elapsed:.1f} s  = {pages / elapsed:.1f} pages/s")
     print(f"articles stored     {new}  = {new / elapsed:.1f} articles/s")
     print(f"CPU per page        {1000 * cpu / max(pages, 1):.2f} ms (all processes)")
-    print(f"  of which reactor  {1000 * reactor_cpu / max(pages, 1):.2f} ms (the crawl process"
-          " itself, without its workers; sampled until its last quarter second)")  # fmt: skip
+    print(
+        f"  of which reactor  {1000 * reactor_cpu / max(pages, 1):.2f} ms (the crawl process"
+        " itself, without its workers; sampled until its last quarter second)"
+    )
     if node_before is not None and node_after is not None:
         node_ms = 1000 * (node_after - node_before) / max(pages, 1)
         print(f"  Elasticsearch     {node_ms:.2f} ms more (the node, not counted above)")

@@ -53,14 +53,24 @@ def articles(count: int) -> list[Article]:
     for number, document in enumerate(documents):
         url = f"https://bench.example/{document.language}/{number}.html"
         published = f"2026-{9 + number % 3:02d}-{number % 28 + 1:02d}T{number % 24:02d}:00:00Z"
-        out.append(Article(
-            id=article_id(url), url=url, canonical_url=url, title=document.title,
-            body=document.body, source=f"bench-{document.language}-{number % 4}",
-            fetched_at="2026-11-27T00:00:00Z", published_at=published,
-            language=document.language, language_probability=0.99, language_source="detector",
-            topics=["ai-race"] if document.on_topic else [], body_hash=body_hash(document.body),
-            lsh_bands=[f"{band}:{(number * 7919 + band) % 100_000:x}" for band in range(16)],
-        ))  # fmt: skip
+        out.append(
+            Article(
+                id=article_id(url),
+                url=url,
+                canonical_url=url,
+                title=document.title,
+                body=document.body,
+                source=f"bench-{document.language}-{number % 4}",
+                fetched_at="2026-11-27T00:00:00Z",
+                published_at=published,
+                language=document.language,
+                language_probability=0.99,
+                language_source="detector",
+                topics=["ai-race"] if document.on_topic else [],
+                body_hash=body_hash(document.body),
+                lsh_bands=[f"{band}:{(number * 7919 + band) % 100_000:x}" for band in range(16)],
+            )
+        )
     return out
 
 
@@ -73,8 +83,11 @@ def queries(corpus: list[Article], count: int, rng: random.Random) -> list[Searc
         if not words:
             continue
         picked = rng.sample(words, min(len(words), rng.randint(1, 3)))
-        requests.append(SearchRequest(query=" ".join(picked), languages=[article.language],
-                                      facets=True, size=10))  # fmt: skip
+        requests.append(
+            SearchRequest(
+                query=" ".join(picked), languages=[article.language], facets=True, size=10
+            )
+        )
     return requests
 
 
@@ -87,13 +100,17 @@ def run(url: str, auth: tuple[str, str] | None, docs: int, count: int, batch: in
     started = time.perf_counter()
     corpus = articles(docs)
     words = statistics.median(len(a.body.split()) for a in corpus)
-    print(f"generated {len(corpus):,} articles (median {words:.0f} words) in "
-          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(
+        f"generated {len(corpus):,} articles (median {words:.0f} words) in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
 
     config = ElasticsearchConfig(
-        url=url, index=f"newswatch-bench-{uuid.uuid4().hex[:8]}",
-        username=auth[0] if auth else None, password=auth[1] if auth else None,
-    )  # fmt: skip
+        url=url,
+        index=f"newswatch-bench-{uuid.uuid4().hex[:8]}",
+        username=auth[0] if auth else None,
+        password=auth[1] if auth else None,
+    )
     store = ElasticsearchStore.from_config(config, LANGUAGES, environ={}, chunk_size=batch)
     try:
         store.init()
@@ -102,8 +119,10 @@ def run(url: str, auth: tuple[str, str] | None, docs: int, count: int, batch: in
         elapsed = time.perf_counter() - started
         assert not outcome.errors, list(outcome.errors.items())[:3]
         assert store.count() == len(corpus)
-        print(f"indexed {outcome.count('new'):,} articles in {elapsed:.1f} s: "
-              f"{len(corpus) / elapsed:,.0f} docs/s (upsert_many, batches of {batch})")  # fmt: skip
+        print(
+            f"indexed {outcome.count('new'):,} articles in {elapsed:.1f} s: "
+            f"{len(corpus) / elapsed:,.0f} docs/s (upsert_many, batches of {batch})"
+        )
 
         rng = random.Random(11)
         requests = queries(corpus, count, rng)
@@ -123,11 +142,15 @@ def run(url: str, auth: tuple[str, str] | None, docs: int, count: int, batch: in
             result = store.search(request)
             whole.append((time.perf_counter() - started) * 1000)
             matched += result.total > 0
-        print(f"{len(requests)} searches (1-3 words, a language filter, facets, 10 hits),"
-              f" {matched} with results:")  # fmt: skip
-        for label, values in (("Elasticsearch request", cluster),
-                              ("  of which 'took'", [float(t) for t in took]),
-                              ("store.search with snippets", whole)):  # fmt: skip
+        print(
+            f"{len(requests)} searches (1-3 words, a language filter, facets, 10 hits),"
+            f" {matched} with results:"
+        )
+        for label, values in (
+            ("Elasticsearch request", cluster),
+            ("  of which 'took'", [float(t) for t in took]),
+            ("store.search with snippets", whole),
+        ):
             p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
             print(f"  {label:<28} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {max(values):6.1f} ms")
         # The same queries as benchmarks/search.py times on SQLite: alone, with filters.
@@ -141,8 +164,10 @@ def run(url: str, auth: tuple[str, str] | None, docs: int, count: int, batch: in
                 matched += store.search(request).total > 0
                 timings.append((time.perf_counter() - started) * 1000)
             p50, p95 = percentile(timings, 0.5), percentile(timings, 0.95)
-            print(f"  {label:<30} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {max(timings):6.1f}"
-                  f" ms  ({matched}/{len(batch)} with results)")  # fmt: skip
+            print(
+                f"  {label:<30} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {max(timings):6.1f}"
+                f" ms  ({matched}/{len(batch)} with results)"
+            )
     finally:
         store.drop()
         store.close()

@@ -27,10 +27,17 @@ from pipelines.topics import TopicFilterPipeline
 
 def _articles(documents) -> list[Article]:
     return [
-        Article(id=f"{i:016x}", url=f"http://bench.test/{i}", canonical_url=f"http://bench.test/{i}",
-                title=d.title, body=d.body, source="bench", fetched_at="2026-11-27T00:00:00Z")
+        Article(
+            id=f"{i:016x}",
+            url=f"http://bench.test/{i}",
+            canonical_url=f"http://bench.test/{i}",
+            title=d.title,
+            body=d.body,
+            source="bench",
+            fetched_at="2026-11-27T00:00:00Z",
+        )
         for i, d in enumerate(documents)
-    ]  # fmt: skip
+    ]
 
 
 def _time(label: str, stage, articles: list[Article], repeats: int = 3) -> float:
@@ -54,9 +61,11 @@ def main() -> None:
     args = parser.parse_args()
     documents = generate(args.docs)
     words = [len(d.body.split()) for d in documents]
-    print(f"{len(documents)} documents, {min(words)}-{max(words)} words (median "
-          f"{statistics.median(words):.0f}), {sum(d.on_topic for d in documents)} from AI-race "
-          "stories")  # fmt: skip
+    print(
+        f"{len(documents)} documents, {min(words)}-{max(words)} words (median "
+        f"{statistics.median(words):.0f}), {sum(d.on_topic for d in documents)} from AI-race "
+        "stories"
+    )
     config = parse_config(default_config_text(), "default")
 
     articles = _articles(documents)
@@ -66,10 +75,13 @@ def main() -> None:
         sample = documents if cap else documents[:1000]
         right = sum(detect((d.title + " " + d.body)[:cap])[0] == d.language for d in sample)
         scope = f"first {cap} chars" if cap else "whole text"
-        print(f"  accuracy on {scope:<20} "
-              f"{right}/{len(sample)}")  # fmt: skip
-    _time("language (whole text, for comparison)",
-          lambda a: detect(a.title + " " + a.body), articles[:1000], repeats=1)  # fmt: skip
+        print(f"  accuracy on {scope:<20} {right}/{len(sample)}")
+    _time(
+        "language (whole text, for comparison)",
+        lambda a: detect(a.title + " " + a.body),
+        articles[:1000],
+        repeats=1,
+    )
 
     for article, document in zip(articles, documents, strict=True):
         article.language = document.language
@@ -96,11 +108,14 @@ def main() -> None:
             elapsed += time.perf_counter() - start
         store.upsert(article)
     rate_dup = len(articles) / elapsed
-    print(f"{'duplicates (hash, MinHash, store lookups)':<42} {rate_dup:9.0f} docs/s  "
-          f"({1000 / rate_dup:6.2f} ms/doc, one pass; {dropped} exact duplicates)")  # fmt: skip
+    print(
+        f"{'duplicates (hash, MinHash, store lookups)':<42} {rate_dup:9.0f} docs/s  "
+        f"({1000 / rate_dup:6.2f} ms/doc, one pass; {dropped} exact duplicates)"
+    )
     together = 1 / (1 / rate_language + 1 / rate_topics + 1 / rate_dup)
-    print(f"{'the three stages together':<42} {together:9.0f} docs/s  "
-          f"({1000 / together:6.2f} ms/doc)")  # fmt: skip
+    print(
+        f"{'the three stages together':<42} {together:9.0f} docs/s  ({1000 / together:6.2f} ms/doc)"
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,11 @@ def variants(requests: list[SearchRequest]) -> dict[str, list[SearchRequest]]:
         dataclasses.replace(r, languages=[], topics=["ai-race"], since="2026-10-01", facets=True)
         for r in requests
     ]
-    return {"query alone": plain, "language filter + facets": requests,
-            "topic + date filters + facets": topical}  # fmt: skip
+    return {
+        "query alone": plain,
+        "language filter + facets": requests,
+        "topic + date filters + facets": topical,
+    }
 
 
 def main() -> None:
@@ -51,16 +54,20 @@ def main() -> None:
     started = time.perf_counter()
     corpus = articles(args.docs)
     words = statistics.median(len(a.body.split()) for a in corpus)
-    print(f"generated {len(corpus):,} articles (median {words:.0f} words) in "
-          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(
+        f"generated {len(corpus):,} articles (median {words:.0f} words) in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     store = SqliteStore(path, LANGUAGES)
     try:
         if store.count() != len(corpus):
             started = time.perf_counter()
             outcome = store.upsert_many(corpus)
             elapsed = time.perf_counter() - started
-            print(f"loaded {outcome.count('new'):,} articles in {elapsed:.0f} s:"
-                  f" {len(corpus) / elapsed:,.0f} docs/s (upsert_many)")  # fmt: skip
+            print(
+                f"loaded {outcome.count('new'):,} articles in {elapsed:.0f} s:"
+                f" {len(corpus) / elapsed:,.0f} docs/s (upsert_many)"
+            )
         size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
         print(f"store {path}: {store.count():,} articles, {size / 2**20:,.0f} MiB")
 
@@ -80,8 +87,10 @@ def main() -> None:
                 timings.append((time.perf_counter() - started) * 1000)
                 matched += result.total > 0
             p50, p95 = percentile(timings, 0.5), percentile(timings, 0.95)
-            print(f"  {label:<30} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {max(timings):6.1f}"
-                  f" ms  ({matched}/{len(batch)} with results)")  # fmt: skip
+            print(
+                f"  {label:<30} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {max(timings):6.1f}"
+                f" ms  ({matched}/{len(batch)} with results)"
+            )
     finally:
         store.close()
 

@@ -30,8 +30,23 @@ OUTLETS = [  # (slug, name, language, listed in)
     ("diario-bench", "El Diario Bench", "es", "sitemap"),
     ("corriere-bench", "Il Corriere Bench", "it", "sitemap"),
 ]
-SECTIONS = ["Home", "World", "Business", "Tech", "AI", "Science", "Sport", "Culture", "Food",
-            "Travel", "Opinion", "Local", "Weather", "Podcasts", "Newsletters"]  # fmt: skip
+SECTIONS = [
+    "Home",
+    "World",
+    "Business",
+    "Tech",
+    "AI",
+    "Science",
+    "Sport",
+    "Culture",
+    "Food",
+    "Travel",
+    "Opinion",
+    "Local",
+    "Weather",
+    "Podcasts",
+    "Newsletters",
+]
 
 
 def _page(doc, i: int, outlet: tuple, url: str, published: str) -> str:
@@ -57,7 +72,7 @@ def _page(doc, i: int, outlet: tuple, url: str, published: str) -> str:
                     "inLanguage": language,
                     "url": url,
                 }
-            )  # fmt: skip
+            )
             + "</script>"
         )
     else:

@@ -25,20 +25,45 @@ from w3lib.encoding import html_body_declared_encoding, http_content_type_encodi
 # The HTML standard's suggested default encodings by locale (section 13.2.3.3);
 # every other language: windows-1252.
 LOCALE_ENCODINGS = {
-    "ar": "windows-1256", "ba": "windows-1251", "be": "windows-1251", "bg": "windows-1251",
-    "cs": "windows-1250", "el": "iso-8859-7", "et": "windows-1257", "fa": "windows-1256",
-    "he": "windows-1255", "hr": "windows-1250", "hu": "iso-8859-2", "ja": "shift_jis",
-    "kk": "windows-1251", "ko": "euc-kr", "ku": "windows-1254", "ky": "windows-1251",
-    "lt": "windows-1257", "lv": "windows-1257", "mk": "windows-1251", "pl": "iso-8859-2",
-    "ru": "windows-1251", "sah": "windows-1251", "sk": "windows-1250", "sl": "iso-8859-2",
-    "sr": "windows-1251", "tg": "windows-1251", "th": "windows-874", "tr": "windows-1254",
-    "tt": "windows-1251", "uk": "windows-1251", "vi": "windows-1258", "zh-cn": "gb18030",
+    "ar": "windows-1256",
+    "ba": "windows-1251",
+    "be": "windows-1251",
+    "bg": "windows-1251",
+    "cs": "windows-1250",
+    "el": "iso-8859-7",
+    "et": "windows-1257",
+    "fa": "windows-1256",
+    "he": "windows-1255",
+    "hr": "windows-1250",
+    "hu": "iso-8859-2",
+    "ja": "shift_jis",
+    "kk": "windows-1251",
+    "ko": "euc-kr",
+    "ku": "windows-1254",
+    "ky": "windows-1251",
+    "lt": "windows-1257",
+    "lv": "windows-1257",
+    "mk": "windows-1251",
+    "pl": "iso-8859-2",
+    "ru": "windows-1251",
+    "sah": "windows-1251",
+    "sk": "windows-1250",
+    "sl": "iso-8859-2",
+    "sr": "windows-1251",
+    "tg": "windows-1251",
+    "th": "windows-874",
+    "tr": "windows-1254",
+    "tt": "windows-1251",
+    "uk": "windows-1251",
+    "vi": "windows-1258",
+    "zh-cn": "gb18030",
     "zh-tw": "big5",
-}  # fmt: skip
+}
 DEFAULT_LEGACY_ENCODING = "windows-1252"
 
-_HTML_LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)",
-                        re.IGNORECASE)  # fmt: skip
+_HTML_LANG = re.compile(
+    rb"<html\b[^>]*?\blang\s*=\s*[\"']?\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?)", re.IGNORECASE
+)
 _SNIFF_BYTES = 64 * 1024  # <html lang> sits near the top; a bounded search of huge pages
 
 

@@ -55,8 +55,13 @@ class DropReasons:
         self, item: Any, response: Any, exception: BaseException, spider: Spider
     ) -> None:
         self.stats.inc_value(DROP_PREFIX + drop_reason(exception))
-        self._log({"url": getattr(item, "url", None), "source": getattr(item, "source", None),
-                   "reason": str(exception)})  # fmt: skip
+        self._log(
+            {
+                "url": getattr(item, "url", None),
+                "source": getattr(item, "source", None),
+                "reason": str(exception),
+            }
+        )
 
     def page_dropped(self, url: str, source: str, reason: str, detail: str = "") -> None:
         self.stats.inc_value(DROP_PREFIX + reason)

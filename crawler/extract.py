@@ -26,10 +26,18 @@ from crawler.urls import article_id, normalize_url
 logger = logging.getLogger(__name__)
 
 ARTICLE_TYPES = {
-    "Article", "NewsArticle", "ReportageNewsArticle", "AnalysisNewsArticle",
-    "OpinionNewsArticle", "BackgroundNewsArticle", "ReviewNewsArticle", "BlogPosting",
-    "LiveBlogPosting", "TechArticle", "Report",
-}  # fmt: skip
+    "Article",
+    "NewsArticle",
+    "ReportageNewsArticle",
+    "AnalysisNewsArticle",
+    "OpinionNewsArticle",
+    "BackgroundNewsArticle",
+    "ReviewNewsArticle",
+    "BlogPosting",
+    "LiveBlogPosting",
+    "TechArticle",
+    "Report",
+}
 
 # A page with no article metadata is an article only with this much body text.
 MIN_ARTICLE_WORDS = 120
@@ -92,11 +100,29 @@ _DOTTED_DATE = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.\d{2,4}\b")
 _ZONES = {
     name: offset * 3600
     for name, offset in {
-        "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
-        "MST": -7, "MDT": -6, "PST": -8, "PDT": -7, "WET": 0, "WEST": 1, "BST": 1,
-        "CET": 1, "CEST": 2, "MEZ": 1, "MESZ": 2, "EET": 2, "EEST": 3,
+        "UT": 0,
+        "UTC": 0,
+        "GMT": 0,
+        "Z": 0,
+        "EST": -5,
+        "EDT": -4,
+        "CST": -6,
+        "CDT": -5,
+        "MST": -7,
+        "MDT": -6,
+        "PST": -8,
+        "PDT": -7,
+        "WET": 0,
+        "WEST": 1,
+        "BST": 1,
+        "CET": 1,
+        "CEST": 2,
+        "MEZ": 1,
+        "MESZ": 2,
+        "EET": 2,
+        "EEST": 3,
     }.items()
-}  # fmt: skip
+}
 
 
 def extract_article(page: FetchedPage) -> Article:

@@ -87,8 +87,10 @@ class LeasedQueue(PriorityQueue):
     def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None) -> None:
         super().__init__(server, spider, key, serializer)
         self.lease_seconds = spider.settings.getfloat("NEWSWATCH_CLUSTER_LEASE", 60.0)
-        self.keys = [self.key, *(f"{self.key}:{part}" for part in
-                                 ("leased", "scores", "deadlines", "lease-ids"))]  # fmt: skip
+        self.keys = [
+            self.key,
+            *(f"{self.key}:{part}" for part in ("leased", "scores", "deadlines", "lease-ids")),
+        ]
         self.held: set[str] = set()  # leases of this worker, renewed while it lives
         self._take = server.register_script(_TAKE)
         self._requeue = server.register_script(_REQUEUE)
@@ -239,8 +241,9 @@ class FrontierLeases:
         requeued = queue.requeue_expired()
         if requeued:
             self.crawler.stats.inc_value("newswatch/cluster/requeued", requeued)
-            logger.info("cluster: %d request(s) of a stopped worker put back in the queue",
-                        requeued)  # fmt: skip
+            logger.info(
+                "cluster: %d request(s) of a stopped worker put back in the queue", requeued
+            )
         return requeued
 
     def spider_idle(self) -> None:

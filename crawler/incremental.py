@@ -124,11 +124,13 @@ class Incremental:
         self.refresh_younger_than = settings.getint("NEWSWATCH_REFRESH_YOUNGER_THAN", 48 * 3600)
         self.refresh_after = settings.getint("NEWSWATCH_REFRESH_AFTER", 6 * 3600)
         self._backed_off = False
-        for handler, signal in ((self._response_received, signals.response_received),
-                                (self._item_scraped, signals.item_scraped),
-                                (self._item_dropped, signals.item_dropped),
-                                (self._page_dropped, page_dropped),
-                                (self._closed, signals.spider_closed)):  # fmt: skip
+        for handler, signal in (
+            (self._response_received, signals.response_received),
+            (self._item_scraped, signals.item_scraped),
+            (self._item_dropped, signals.item_dropped),
+            (self._page_dropped, page_dropped),
+            (self._closed, signals.spider_closed),
+        ):
             crawler.signals.connect(handler, signal=signal)
 
     # --- feeds and sitemaps --------------------------------------------------------------
@@ -154,9 +156,11 @@ class Incremental:
             errback=errback,
             dont_filter=first,
             headers=headers,
-            meta={POLL: {"url": url, "conditional": conditional},
-                  "handle_httpstatus_list": [304, *BACKOFF_STATUSES]},
-        )  # fmt: skip
+            meta={
+                POLL: {"url": url, "conditional": conditional},
+                "handle_httpstatus_list": [304, *BACKOFF_STATUSES],
+            },
+        )
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """Poll each configured URL (a feed, a sitemap), then revisit what is due."""
@@ -246,9 +250,11 @@ class Incremental:
             wanted.append((url, hint))
         new = self.crawl_state.discover(
             self.source.name,
-            [(url, {"hint": dataclasses.asdict(hint) if hint else None, **meta})
-             for url, hint in wanted],
-        )  # fmt: skip
+            [
+                (url, {"hint": dataclasses.asdict(hint) if hint else None, **meta})
+                for url, hint in wanted
+            ],
+        )
         if POLL in response.meta:
             self._record_poll(response, len(links), len(new), _hash(response.body))
         return [self._request(url, hint, callback) for url, hint in wanted]
@@ -276,8 +282,9 @@ class Incremental:
                 self.crawler.stats.inc_value(stat)
                 hint = state.request.get("hint")
                 meta = {"depth": state.request["depth"]} if "depth" in state.request else {}
-                yield self._request(state.url, EntryHint(**hint) if hint else None, callback,
-                                    **meta)  # fmt: skip
+                yield self._request(
+                    state.url, EntryHint(**hint) if hint else None, callback, **meta
+                )
 
     # --- what became of each request (signals) -----------------------------------------
 

@@ -69,7 +69,9 @@ def profile(stats_of_crawlers: list[dict]) -> dict[str, dict[str, float]]:
                 stage = key.removeprefix(ITEMS_PREFIX)
                 items[stage] = items.get(stage, 0) + value
     return {
-        stage: {"items": items.get(stage, 0),
-                "ms_per_item": round(1000 * total / max(items.get(stage, 0), 1), 3)}
+        stage: {
+            "items": items.get(stage, 0),
+            "ms_per_item": round(1000 * total / max(items.get(stage, 0), 1), 3),
+        }
         for stage, total in seconds.items()
-    }  # fmt: skip
+    }

@@ -178,14 +178,16 @@ class CrawlState:
 
     def poll(self, source: str, url: str) -> Poll:
         """The state of one polled URL (an empty one if it was never polled)."""
-        row = self._run(f"SELECT {_POLL_COLUMNS} FROM polls WHERE source = ? AND url = ?",
-                        (source, url)).fetchone()  # fmt: skip
+        row = self._run(
+            f"SELECT {_POLL_COLUMNS} FROM polls WHERE source = ? AND url = ?", (source, url)
+        ).fetchone()
         return Poll(*row) if row else Poll(source, url)
 
     def polls(self, source: str) -> list[Poll]:
         """Every polled URL of a source."""
-        rows = self._run(f"SELECT {_POLL_COLUMNS} FROM polls WHERE source = ? ORDER BY url",
-                         (source,)).fetchall()  # fmt: skip
+        rows = self._run(
+            f"SELECT {_POLL_COLUMNS} FROM polls WHERE source = ? ORDER BY url", (source,)
+        ).fetchall()
         return [Poll(*row) for row in rows]
 
     def record_poll(

@@ -137,9 +137,11 @@ def deliver_search(
 
 
 def deliver_alerts(
-    config: Config, store: Store | None = None, saved: SavedSearches | None = None,
+    config: Config,
+    store: Store | None = None,
+    saved: SavedSearches | None = None,
     **post_options: Any,
-) -> list[AlertReport]:  # fmt: skip
+) -> list[AlertReport]:
     """Deliver the new matches of every saved search that has a webhook.
 
     Webhook failures are reported, never raised; a store that is down raises StoreError.
@@ -171,7 +173,9 @@ def format_alert_status(status: dict[str, dict[str, Any]]) -> str:
     """The ``alerts`` part of ``newswatch stats``."""
     lines = []
     for name, s in status.items():
-        line = (f"  {name}: {s['sent']} sent; last attempt {s['last_attempt'] or 'never'},"
-                f" last success {s['last_success'] or 'never'}")  # fmt: skip
+        line = (
+            f"  {name}: {s['sent']} sent; last attempt {s['last_attempt'] or 'never'},"
+            f" last success {s['last_success'] or 'never'}"
+        )
         lines.append(line + (f"; last error: {s['last_error']}" if s["last_error"] else ""))
     return "\n".join(["alerts:", *lines]) if lines else ""

@@ -28,8 +28,12 @@ from search.snippets import to_terminal
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", metavar="PATH", help="Config file (default: "
-              "$NEWSWATCH_CONFIG, ./newswatch.toml, or the built-in defaults).")  # fmt: skip
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file (default: $NEWSWATCH_CONFIG, ./newswatch.toml, or the built-in defaults).",
+)
 @click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks.")
 @click.version_option(package_name="newswatch")
 @click.pass_context
@@ -42,17 +46,32 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
 
 
 @cli.command()
-@click.option("--source", "names", multiple=True, metavar="NAME", help="Crawl only this source "
-              "(repeatable).")  # fmt: skip
+@click.option(
+    "--source", "names", multiple=True, metavar="NAME", help="Crawl only this source (repeatable)."
+)
 @click.option("--log-file", metavar="PATH", help="Write Scrapy's log (INFO) to this file.")
-@click.option("--drop-log", metavar="PATH", help="Append each dropped page (url, source, reason) "
-              "to this JSON Lines file.")  # fmt: skip
-@click.option("--profile", "profile_path", metavar="PATH", help="Write each stage's "
-              "milliseconds per page (fetch, extract, ... index) to this JSON file.")  # fmt: skip
-@click.option("--due", "due_only", is_flag=True, help="Only the sources whose interval has "
-              "passed since their last poll (for cron).")  # fmt: skip
-@click.option("--time-limit", metavar="DURATION", help="Stop each source's crawl after this "
-              "long (30s, 15m, 1h); the next run resumes it.")  # fmt: skip
+@click.option(
+    "--drop-log",
+    metavar="PATH",
+    help="Append each dropped page (url, source, reason) to this JSON Lines file.",
+)
+@click.option(
+    "--profile",
+    "profile_path",
+    metavar="PATH",
+    help="Write each stage's milliseconds per page (fetch, extract, ... index) to this JSON file.",
+)
+@click.option(
+    "--due",
+    "due_only",
+    is_flag=True,
+    help="Only the sources whose interval has passed since their last poll (for cron).",
+)
+@click.option(
+    "--time-limit",
+    metavar="DURATION",
+    help="Stop each source's crawl after this long (30s, 15m, 1h); the next run resumes it.",
+)
 @click.pass_context
 @friendly
 def crawl(
@@ -74,14 +93,20 @@ def crawl(
     config = config_of(ctx)
     sources = sources_of(ctx, names)
     if time_limit is not None and not re.fullmatch(r"[1-9]\d*[smhd]", time_limit):
-        raise UserError(f"--time-limit: expected a duration such as '30s', '15m' or '1h'"
-                        f" (got {time_limit!r})")  # fmt: skip
+        raise UserError(
+            f"--time-limit: expected a duration such as '30s', '15m' or '1h' (got {time_limit!r})"
+        )
     progress = sys.stderr if sys.stderr.isatty() else None
     reports = run_crawl(
-        config, sources, log_file=log_file, progress=progress, drop_log=drop_log,
-        profile_path=profile_path, due_only=due_only,
+        config,
+        sources,
+        log_file=log_file,
+        progress=progress,
+        drop_log=drop_log,
+        profile_path=profile_path,
+        due_only=due_only,
         time_limit=seconds(time_limit) if time_limit else None,
-    )  # fmt: skip
+    )
     for line in reports.waiting:
         click.echo(line)
     for line in reports.busy:
@@ -129,46 +154,80 @@ def schedule(ctx: click.Context) -> None:
 @click.option("--topic", "topics", multiple=True, metavar="NAME", help="Only this topic.")
 @click.option("--since", metavar="DATE", help="Published on or after (YYYY-MM-DD).")
 @click.option("--until", metavar="DATE", help="Published on or before (YYYY-MM-DD).")
-@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True
+)
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--page", type=click.IntRange(1, 100000), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 @friendly
-def search(ctx: click.Context, query: tuple[str, ...], languages: tuple[str, ...],
-           sources: tuple[str, ...], topics: tuple[str, ...], since: str | None,
-           until: str | None, sort: str, limit: int, page: int, as_json: bool) -> None:  # fmt: skip
+def search(
+    ctx: click.Context,
+    query: tuple[str, ...],
+    languages: tuple[str, ...],
+    sources: tuple[str, ...],
+    topics: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    sort: str,
+    limit: int,
+    page: int,
+    as_json: bool,
+) -> None:
     """Search the index. QUERY: words (all must match), "exact phrase", OR, -exclude, prefix*."""
     request = SearchRequest(
-        query=" ".join(query), languages=list(languages), sources=list(sources),
-        topics=list(topics), since=since, until=until, sort=sort,  # type: ignore[arg-type]
-        page=page, size=limit,
-    )  # fmt: skip
+        query=" ".join(query),
+        languages=list(languages),
+        sources=list(sources),
+        topics=list(topics),
+        since=since,
+        until=until,
+        sort=sort,  # type: ignore[arg-type]
+        page=page,
+        size=limit,
+    )
     store = store_of(ctx)
     try:
         result = store.search(request)
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps({
-            "query": request.query, "total": result.total, "page": page,
-            "hits": [{
-                "id": h.article.id, "url": h.article.url, "title": h.article.title,
-                "source": h.article.source, "language": h.article.language,
-                "published_at": h.article.published_at, "topics": h.article.topics,
-                "snippet": h.snippet.text, "highlights": [list(s) for s in h.snippet.spans],
-                "score": h.score,
-            } for h in result.hits],
-        }, ensure_ascii=False, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "query": request.query,
+                    "total": result.total,
+                    "page": page,
+                    "hits": [
+                        {
+                            "id": h.article.id,
+                            "url": h.article.url,
+                            "title": h.article.title,
+                            "source": h.article.source,
+                            "language": h.article.language,
+                            "published_at": h.article.published_at,
+                            "topics": h.article.topics,
+                            "snippet": h.snippet.text,
+                            "highlights": [list(s) for s in h.snippet.spans],
+                            "score": h.score,
+                        }
+                        for h in result.hits
+                    ],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     color = sys.stdout.isatty()
     shown = f"{request.offset + 1}-{request.offset + len(result.hits)} of " if result.hits else ""
     click.echo(f"{shown}{result.total} result(s) for {request.query!r}")
     for number, hit in enumerate(result.hits, start=request.offset + 1):
         a = hit.article
-        meta = " · ".join(filter(None, [a.source, a.language, (a.published_at or "")[:10],
-                                        ", ".join(a.topics)]))  # fmt: skip
+        meta = " · ".join(
+            filter(None, [a.source, a.language, (a.published_at or "")[:10], ", ".join(a.topics)])
+        )
         click.echo(f"\n{number:>3}. {to_terminal(hit.title, color)}")
         click.echo(f"     {meta}  [{a.id}]")
         click.echo(f"     {to_terminal_url(a.url)}")
@@ -200,15 +259,23 @@ def show(ctx: click.Context, article_id: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     fields = [
-        ("title", article.title), ("url", article.url), ("canonical", article.canonical_url),
-        ("source", article.source), ("site", article.site_name),
-        ("authors", ", ".join(article.authors)), ("published", article.published_at),
+        ("title", article.title),
+        ("url", article.url),
+        ("canonical", article.canonical_url),
+        ("source", article.source),
+        ("site", article.site_name),
+        ("authors", ", ".join(article.authors)),
+        ("published", article.published_at),
         ("modified", article.modified_at),
-        ("language", f"{article.language} ({article.language_source}, "
-                     f"p={article.language_probability})"),
-        ("topics", ", ".join(article.topics)), ("story", article.story_id),
-        ("revision", str(article.revision)), ("fetched", article.fetched_at),
-    ]  # fmt: skip
+        (
+            "language",
+            f"{article.language} ({article.language_source}, p={article.language_probability})",
+        ),
+        ("topics", ", ".join(article.topics)),
+        ("story", article.story_id),
+        ("revision", str(article.revision)),
+        ("fetched", article.fetched_at),
+    ]
     for name, value in fields:
         if value:
             click.echo(f"{name:>10}: {to_terminal_url(str(value))}")
@@ -242,13 +309,17 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     for name, entry in data["sources"].items():
         languages = ", ".join(f"{k} {v}" for k, v in entry.get("languages", {}).items())
         last = entry.get("last_crawl") or {}
-        click.echo(f"\n{name}: {entry.get('articles', 0)} article(s)"
-                   + (f" ({languages})" if languages else ""))  # fmt: skip
+        click.echo(
+            f"\n{name}: {entry.get('articles', 0)} article(s)"
+            + (f" ({languages})" if languages else "")
+        )
         if entry.get("newest_article"):
             click.echo(f"  newest article: {entry['newest_article']}")
         if last:
-            click.echo(f"  last crawl: {last.get('finished_at')} {last.get('status')}"
-                       + (f" ({last['error']})" if last.get("error") else ""))  # fmt: skip
+            click.echo(
+                f"  last crawl: {last.get('finished_at')} {last.get('status')}"
+                + (f" ({last['error']})" if last.get("error") else "")
+            )
         dropped = entry.get("dropped") or {}
         if dropped:
             click.echo(
@@ -286,8 +357,9 @@ def runs(ctx: click.Context, source: str | None, limit: int, as_json: bool) -> N
 
 
 @cli.command()
-@click.option("--source", "names", multiple=True, metavar="NAME", help="Only this source "
-              "(repeatable).")  # fmt: skip
+@click.option(
+    "--source", "names", multiple=True, metavar="NAME", help="Only this source (repeatable)."
+)
 @click.pass_context
 @friendly
 def reparse(ctx: click.Context, names: tuple[str, ...]) -> None:
@@ -322,9 +394,16 @@ def sources(ctx: click.Context) -> None:
     """List the configured sources."""
     config = config_of(ctx)
     for s in config.sources:
-        extras = ", ".join(filter(None, [s.language and f"lang {s.language}",
-                                         s.every and f"every {s.every}",
-                                         not s.enabled and "disabled"]))  # fmt: skip
+        extras = ", ".join(
+            filter(
+                None,
+                [
+                    s.language and f"lang {s.language}",
+                    s.every and f"every {s.every}",
+                    not s.enabled and "disabled",
+                ],
+            )
+        )
         click.echo(f"{s.name:<28} {s.kind:<8} {s.urls[0]}" + (f"  ({extras})" if extras else ""))
         for url in s.urls[1:]:
             click.echo(f"{'':<28} {'':<8} {url}")
@@ -356,14 +435,29 @@ def topics_test(ctx: click.Context, where: str, language: str | None) -> None:
 
 
 @cli.command()
-@click.option("--store", "store_path", metavar="PATH", help="SQLite file for the demo index "
-              "(default: the configured SQLite store).")  # fmt: skip
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Serve the demo site on "
-              "this port of 127.0.0.1 (default: a free one).")  # fmt: skip
-@click.option("--keep", is_flag=True, help="Crawl into the existing demo index instead of a "
-              "fresh one (with the same --port, nothing is added twice).")  # fmt: skip
-@click.option("--drop-log", metavar="PATH", help="Append each dropped page (url, source, reason) "
-              "to this JSON Lines file.")  # fmt: skip
+@click.option(
+    "--store",
+    "store_path",
+    metavar="PATH",
+    help="SQLite file for the demo index (default: the configured SQLite store).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Serve the demo site on this port of 127.0.0.1 (default: a free one).",
+)
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Crawl into the existing demo index instead of a "
+    "fresh one (with the same --port, nothing is added twice).",
+)
+@click.option(
+    "--drop-log",
+    metavar="PATH",
+    help="Append each dropped page (url, source, reason) to this JSON Lines file.",
+)
 @click.pass_context
 @friendly
 def demo(
@@ -420,8 +514,11 @@ def main() -> None:
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if debug:
             raise
-        click.echo(f"newswatch: internal error: {type(exc).__name__}: {exc} "
-                   "(run with --debug for details)", err=True)  # fmt: skip
+        click.echo(
+            f"newswatch: internal error: {type(exc).__name__}: {exc} "
+            "(run with --debug for details)",
+            err=True,
+        )
         sys.exit(70)
     sys.exit(code if isinstance(code, int) else 0)
 

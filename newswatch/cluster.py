@@ -56,8 +56,10 @@ def cluster_settings(config: Config, exit_when_done: bool = False) -> dict[str, 
 
 def _check(config: Config) -> None:
     if not config.cluster.redis_url:
-        raise ClusterError(f"{config.path}: cluster: no redis_url: set [cluster] redis_url"
-                           " to the Redis all workers share")  # fmt: skip
+        raise ClusterError(
+            f"{config.path}: cluster: no redis_url: set [cluster] redis_url"
+            " to the Redis all workers share"
+        )
 
 
 def configure_worker(

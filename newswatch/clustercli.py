@@ -11,10 +11,19 @@ from newswatch.command import EXIT_FAILED, config_of, friendly, sources_of
 
 
 @click.command()
-@click.option("--source", "names", multiple=True, metavar="NAME", help="Work only this "
-              "source's queue (repeatable; default: every enabled source).")  # fmt: skip
-@click.option("--exit-when-done", is_flag=True, help="Exit once every queue is empty and no "
-              "worker holds a request (default: wait for more, until stopped).")  # fmt: skip
+@click.option(
+    "--source",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Work only this source's queue (repeatable; default: every enabled source).",
+)
+@click.option(
+    "--exit-when-done",
+    is_flag=True,
+    help="Exit once every queue is empty and no "
+    "worker holds a request (default: wait for more, until stopped).",
+)
 @click.option("--log-file", metavar="PATH", help="Write Scrapy's log (INFO) to this file.")
 @click.pass_context
 @friendly
@@ -37,8 +46,13 @@ def worker(
 
 
 @click.command()
-@click.option("--source", "names", multiple=True, metavar="NAME", help="Only this source "
-              "(repeatable; default: every enabled source).")  # fmt: skip
+@click.option(
+    "--source",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this source (repeatable; default: every enabled source).",
+)
 @click.pass_context
 @friendly
 def enqueue(ctx: click.Context, names: tuple[str, ...]) -> None:

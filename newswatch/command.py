@@ -59,9 +59,9 @@ def config_of(ctx: click.Context) -> Config:
 def sources_of(ctx: click.Context, names: tuple[str, ...]) -> list[SourceConfig]:
     """The sources named (``--source``, repeatable), else every enabled one; never none."""
     config = config_of(ctx)
-    sources = [config.source(n) for n in names] if names else [
-        s for s in config.sources if s.enabled
-    ]  # fmt: skip
+    sources = (
+        [config.source(n) for n in names] if names else [s for s in config.sources if s.enabled]
+    )
     if not sources:
         raise UserError(f"{config.path}: no sources to crawl")
     return sources

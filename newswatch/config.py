@@ -146,8 +146,9 @@ class SourceConfig(_Strict):
     @model_validator(mode="after")
     def _polling(self) -> SourceConfig:
         if seconds(self.min_every) > seconds(self.max_every):
-            raise ValueError(f"min_every ({self.min_every}) is longer than max_every"
-                             f" ({self.max_every})")  # fmt: skip
+            raise ValueError(
+                f"min_every ({self.min_every}) is longer than max_every ({self.max_every})"
+            )
         if self.adaptive and self.kind == "site":
             raise ValueError("adaptive polling needs a feed or sitemap source, not kind 'site'")
         return self
@@ -246,8 +247,9 @@ class ElasticsearchConfig(_Strict):
     def _url(cls, value: Any) -> Any:
         if isinstance(value, str):
             if _ES_URL_LIST.search(value):
-                raise ValueError('several nodes are an array: url = ["http://a:9200",'
-                                 ' "http://b:9200"]')  # fmt: skip
+                raise ValueError(
+                    'several nodes are an array: url = ["http://a:9200", "http://b:9200"]'
+                )
             if not _ES_URL.match(value):
                 raise ValueError("expected an http:// or https:// URL")
             return value
@@ -343,9 +345,11 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
-        for kind, names in (("sources", [s.name for s in self.sources]),
-                            ("topics", [t.name for t in self.topics]),
-                            ("saved_searches", [s.name for s in self.saved_searches])):  # fmt: skip
+        for kind, names in (
+            ("sources", [s.name for s in self.sources]),
+            ("topics", [t.name for t in self.topics]),
+            ("saved_searches", [s.name for s in self.saved_searches]),
+        ):
             seen = {n for n in names if names.count(n) > 1}
             if seen:
                 raise ValueError(f"{kind}: duplicate name {sorted(seen)[0]!r}")
@@ -463,8 +467,16 @@ def _toml(value: Any) -> str:
 _USERINFO = re.compile(r"//[^/?#@\s]*@")
 
 
-DURATION_KEYS = ("every", "min_every", "max_every", "refresh_younger_than", "refresh_after",
-                 "time_limit", "silent_after", "lease")  # fmt: skip
+DURATION_KEYS = (
+    "every",
+    "min_every",
+    "max_every",
+    "refresh_younger_than",
+    "refresh_after",
+    "time_limit",
+    "silent_after",
+    "lease",
+)
 _PATTERN_HELP = {
     "name": "expected a name of letters, digits, '.', '_' or '-'",
     **dict.fromkeys(DURATION_KEYS, "expected a duration such as '30s', '15m', '6h' or '1d'"),

@@ -84,7 +84,7 @@ class SourceReport:
                 "not_modified": self.not_modified,
                 "skipped_known": self.skipped_known,
                 "duration": self.duration,
-            },  # fmt: skip
+            },
         }
 
 
@@ -265,9 +265,11 @@ def format_outbox(status: OutboxStatus | None) -> str:
         lines.append(f"outbox: {status.sent} queued article(s) sent to the store{dropped}")
     if status.pending:
         why = status.error or "the store is unavailable"
-        lines.append(f"newswatch: {status.pending} article(s) queued in {status.path}, not yet"
-                     f" in the store ({why}); they are sent at the next crawl or with"
-                     " `newswatch flush`")  # fmt: skip
+        lines.append(
+            f"newswatch: {status.pending} article(s) queued in {status.path}, not yet"
+            f" in the store ({why}); they are sent at the next crawl or with"
+            " `newswatch flush`"
+        )
     return "\n".join(lines)
 
 
@@ -301,12 +303,12 @@ def _report(
             k.removeprefix(DROP_PREFIX): v
             for k, v in sorted(stats.items())
             if k.startswith(DROP_PREFIX)
-        },  # fmt: skip
+        },
         skipped={
             k.removeprefix(SKIP_PREFIX): v
             for k, v in sorted(stats.items())
             if k.startswith(SKIP_PREFIX)
-        },  # fmt: skip
+        },
         errors=list(getattr(spider, "errors", [])),
         notes=list(getattr(spider, "notes", [])),
         finish_reason=str(stats.get("finish_reason", "")),
@@ -376,8 +378,9 @@ def _show_progress(crawlers: list, out: TextIO) -> None:
             queued += stats.get("newswatch/articles/queued", 0)
             dropped += sum(v for k, v in stats.items() if k.startswith(DROP_PREFIX))
         waiting = f", {queued} queued" if queued else ""
-        out.write(f"\r\x1b[2Kcrawling: {pages} pages fetched, {stored} stored{waiting},"
-                  f" {dropped} dropped")  # fmt: skip
+        out.write(
+            f"\r\x1b[2Kcrawling: {pages} pages fetched, {stored} stored{waiting}, {dropped} dropped"
+        )
         out.flush()
 
     loop = task.LoopingCall(draw)
@@ -388,21 +391,45 @@ def format_reports(reports: list[SourceReport]) -> str:
     """The end-of-crawl summary: one row per source, then why any source failed."""
     # The queued column shows only when the store was away: most crawls never queue.
     queued = any(r.queued for r in reports)
-    headers = ("source", "kind", "status", "pages", "new", "updated", "unchanged",
-               *(("queued",) if queued else ()), "dropped")  # fmt: skip
+    headers = (
+        "source",
+        "kind",
+        "status",
+        "pages",
+        "new",
+        "updated",
+        "unchanged",
+        *(("queued",) if queued else ()),
+        "dropped",
+    )
     rows = [
-        (r.source, r.kind, r.status, r.pages, r.new, r.updated, r.unchanged,
-         *((r.queued,) if queued else ()),
-         ", ".join(f"{k} {v}" for k, v in r.dropped.items()) or "-")
+        (
+            r.source,
+            r.kind,
+            r.status,
+            r.pages,
+            r.new,
+            r.updated,
+            r.unchanged,
+            *((r.queued,) if queued else ()),
+            ", ".join(f"{k} {v}" for k, v in r.dropped.items()) or "-",
+        )
         for r in reports
-    ]  # fmt: skip
+    ]
     counted = range(3, 8 if queued else 7)
-    totals = ("total", "", "", *(sum(r[i] for r in rows) for i in counted),
-              str(sum(sum(r.dropped.values()) for r in reports)))  # fmt: skip
+    totals = (
+        "total",
+        "",
+        "",
+        *(sum(r[i] for r in rows) for i in counted),
+        str(sum(sum(r.dropped.values()) for r in reports)),
+    )
     table = [headers, *rows, totals]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
-    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-             for row in table]  # fmt: skip
+    lines = [
+        "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
     for report in reports:

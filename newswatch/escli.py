@@ -69,10 +69,18 @@ def es_init(ctx: click.Context) -> None:
 
 
 @es.command("migrate")
-@click.option("--to-version", type=click.IntRange(1), metavar="N", help="Version of the new "
-              "index, <index>-vN (default: the current version + 1).")  # fmt: skip
-@click.option("--delete-old/--keep-old", default=False, show_default=True, help="Delete the "
-              "old index after the swap, or keep it (read-only).")  # fmt: skip
+@click.option(
+    "--to-version",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Version of the new index, <index>-vN (default: the current version + 1).",
+)
+@click.option(
+    "--delete-old/--keep-old",
+    default=False,
+    show_default=True,
+    help="Delete the old index after the swap, or keep it (read-only).",
+)
 @click.pass_context
 @friendly
 def es_migrate(ctx: click.Context, to_version: int | None, delete_old: bool) -> None:
@@ -90,9 +98,11 @@ def es_migrate(ctx: click.Context, to_version: int | None, delete_old: bool) -> 
     finally:
         store.close()
     kept = "deleted" if report.deleted_old else "kept, read-only"
-    click.echo(f"copied {report.copied} article(s) from {report.old_index} to"
-               f" {report.new_index}; alias {report.alias} -> {report.new_index}"
-               f" ({report.old_index} {kept})")  # fmt: skip
+    click.echo(
+        f"copied {report.copied} article(s) from {report.old_index} to"
+        f" {report.new_index}; alias {report.alias} -> {report.new_index}"
+        f" ({report.old_index} {kept})"
+    )
 
 
 # --- reindex ------------------------------------------------------------------------
@@ -131,18 +141,30 @@ def _save_state(path: Path, state: dict) -> None:
 
 
 @click.command()
-@click.option("--from", "source", type=click.Choice(BACKENDS), required=True,
-              help="The store to copy from.")  # fmt: skip
-@click.option("--to", "target", type=click.Choice(BACKENDS), required=True,
-              help="The store to copy to.")  # fmt: skip
+@click.option(
+    "--from", "source", type=click.Choice(BACKENDS), required=True, help="The store to copy from."
+)
+@click.option(
+    "--to", "target", type=click.Choice(BACKENDS), required=True, help="The store to copy to."
+)
 @click.option("--sqlite-path", metavar="PATH", help="The SQLite file (default: [store] path).")
-@click.option("--state", "state_path", metavar="PATH", help="Where progress is recorded "
-              "(default: next to the SQLite file).")  # fmt: skip
+@click.option(
+    "--state",
+    "state_path",
+    metavar="PATH",
+    help="Where progress is recorded (default: next to the SQLite file).",
+)
 @click.option("--restart", is_flag=True, help="Ignore recorded progress: copy everything.")
 @click.pass_context
 @friendly
-def reindex(ctx: click.Context, source: str, target: str, sqlite_path: str | None,
-            state_path: str | None, restart: bool) -> None:  # fmt: skip
+def reindex(
+    ctx: click.Context,
+    source: str,
+    target: str,
+    sqlite_path: str | None,
+    state_path: str | None,
+    restart: bool,
+) -> None:
     """Copy every article from one store to the other, resumably.
 
     Articles are copied in id order, in batches; after each batch the last id copied
@@ -154,9 +176,11 @@ def reindex(ctx: click.Context, source: str, target: str, sqlite_path: str | Non
         raise UserError("--from and --to must name different stores")
     config = config_of(ctx)
     sqlite_file = Path(sqlite_path or config.store.path)
-    state_file = Path(state_path) if state_path else sqlite_file.with_name(
-        f"{sqlite_file.name}.reindex-{source}-to-{target}.json"
-    )  # fmt: skip
+    state_file = (
+        Path(state_path)
+        if state_path
+        else sqlite_file.with_name(f"{sqlite_file.name}.reindex-{source}-to-{target}.json")
+    )
     from_store, from_name = _open(ctx, source, sqlite_path)
     try:
         to_store, to_name = _open(ctx, target, sqlite_path)
@@ -171,12 +195,17 @@ def reindex(ctx: click.Context, source: str, target: str, sqlite_path: str | Non
             except (OSError, ValueError) as exc:
                 raise _fail(f"cannot read {state_file}: {exc}") from None
             if (recorded.get("from"), recorded.get("to")) != (from_name, to_name):
-                raise _fail(f"{state_file} records a reindex from {recorded.get('from')} to"
-                            f" {recorded.get('to')}: use --restart or another --state")  # fmt: skip
-            state.update(last_id=str(recorded.get("last_id", "")),
-                         copied=int(recorded.get("copied", 0)))  # fmt: skip
-            click.echo(f"resuming after article {state['last_id']} "
-                       f"({state['copied']} already copied)", err=True)  # fmt: skip
+                raise _fail(
+                    f"{state_file} records a reindex from {recorded.get('from')} to"
+                    f" {recorded.get('to')}: use --restart or another --state"
+                )
+            state.update(
+                last_id=str(recorded.get("last_id", "")), copied=int(recorded.get("copied", 0))
+            )
+            click.echo(
+                f"resuming after article {state['last_id']} ({state['copied']} already copied)",
+                err=True,
+            )
         total = from_store.count()
         copied_now = 0
         with _bar(total, "reindexing") as bar:
@@ -186,8 +215,10 @@ def reindex(ctx: click.Context, source: str, target: str, sqlite_path: str | Non
                 outcome = to_store.upsert_many(batch, copy=True)
                 if outcome.errors:
                     first = next(iter(outcome.errors.items()))
-                    raise _fail(f"{len(outcome.errors)} article(s) not copied (first: {first[0]}:"
-                                f" {first[1]}); run again to continue")  # fmt: skip
+                    raise _fail(
+                        f"{len(outcome.errors)} article(s) not copied (first: {first[0]}:"
+                        f" {first[1]}); run again to continue"
+                    )
                 copied_now += len(batch)
                 state.update(last_id=batch[-1].id, copied=state["copied"] + len(batch))
                 _save_state(state_file, state)
@@ -198,11 +229,15 @@ def reindex(ctx: click.Context, source: str, target: str, sqlite_path: str | Non
         from_store.close()
         to_store.close()
     if counts[0] != counts[1]:
-        raise _fail(f"count check failed: {from_name} holds {counts[0]} article(s),"
-                    f" {to_name} holds {counts[1]}")  # fmt: skip
+        raise _fail(
+            f"count check failed: {from_name} holds {counts[0]} article(s),"
+            f" {to_name} holds {counts[1]}"
+        )
     state_file.unlink(missing_ok=True)
-    click.echo(f"copied {copied_now} article(s) from {source} to {target}; both hold"
-               f" {counts[1]} article(s)")  # fmt: skip
+    click.echo(
+        f"copied {copied_now} article(s) from {source} to {target}; both hold"
+        f" {counts[1]} article(s)"
+    )
 
 
 # --- flush ----------------------------------------------------------------------------

@@ -17,8 +17,21 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-RUN_KEYS = ("source", "started_at", "finished_at", "duration", "status", "error", "pages",
-            "not_modified", "new", "updated", "unchanged", "skipped_known", "dropped")  # fmt: skip
+RUN_KEYS = (
+    "source",
+    "started_at",
+    "finished_at",
+    "duration",
+    "status",
+    "error",
+    "pages",
+    "not_modified",
+    "new",
+    "updated",
+    "unchanged",
+    "skipped_known",
+    "dropped",
+)
 
 
 def _when(stamp: str | None) -> datetime | None:
@@ -81,17 +94,37 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
     """``newswatch runs``: one line per run, newest first."""
     if not rows:
         return "no runs recorded"
-    headers = ("source", "started", "duration", "status", "pages", "304s", "new", "updated",
-               "dropped", "error")  # fmt: skip
+    headers = (
+        "source",
+        "started",
+        "duration",
+        "status",
+        "pages",
+        "304s",
+        "new",
+        "updated",
+        "dropped",
+        "error",
+    )
     table = [headers] + [
-        (r["source"], r["started_at"] or "-", _seconds(r["duration"]), r["status"],
-         str(r["pages"]), str(r["not_modified"]), str(r["new"]), str(r["updated"]),
-         ", ".join(f"{k} {v}" for k, v in r["dropped"].items()) or "-", r["error"] or "")
+        (
+            r["source"],
+            r["started_at"] or "-",
+            _seconds(r["duration"]),
+            r["status"],
+            str(r["pages"]),
+            str(r["not_modified"]),
+            str(r["new"]),
+            str(r["updated"]),
+            ", ".join(f"{k} {v}" for k, v in r["dropped"].items()) or "-",
+            r["error"] or "",
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-             for row in table]  # fmt: skip
+    lines = [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in table
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -111,8 +144,7 @@ def source_health(
     """
     runs = list(runs)
     last_success = next((r.get("finished_at") for r in runs if r.get("status") == "ok"), None)
-    last_new = next((r.get("started_at") for r in runs if (r.get("stats") or {}).get("new")),
-                    None)  # fmt: skip
+    last_new = next((r.get("started_at") for r in runs if (r.get("stats") or {}).get("new")), None)
     streak = 0
     for run in runs:
         if run.get("status") == "interrupted":
@@ -123,16 +155,21 @@ def source_health(
     flags = []
     if streak >= failed_runs:
         last_error = next((r.get("error") for r in runs if r.get("status") == "failed"), None)
-        flags.append(f"failed {streak} runs in a row" + (f" (last: {last_error})"
-                                                          if last_error else ""))  # fmt: skip
+        flags.append(
+            f"failed {streak} runs in a row" + (f" (last: {last_error})" if last_error else "")
+        )
     cutoff = now - timedelta(seconds=silent_after)
     first = _when(runs[-1].get("started_at")) if runs else None
     newest_new = _when(last_new)
     if first is not None and first <= cutoff and (newest_new is None or newest_new < cutoff):
         since = f"since {last_new}" if last_new else "in any recorded run"
         flags.append(f"no new article {since} (over {_span(silent_after)})")
-    return {"last_success": last_success, "last_new": last_new, "failed_in_a_row": streak,
-            "flags": flags}  # fmt: skip
+    return {
+        "last_success": last_success,
+        "last_new": last_new,
+        "failed_in_a_row": streak,
+        "flags": flags,
+    }
 
 
 def runs_for_health(store: Any, source: str, now: datetime, silent_after: float) -> list[dict]:

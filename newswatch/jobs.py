@@ -82,9 +82,11 @@ def claim(config: Config, sources: list[SourceConfig], due_only: bool = False) -
             if due_only and next_due(source, schedule) > now:
                 continue
             if schedule.backoff_until and parse_iso(schedule.backoff_until) > now:
-                claims.waiting.append(f"source {source.name!r} is backed off until"
-                                      f" {schedule.backoff_until} (the server asked for a"
-                                      " pause); not crawled")  # fmt: skip
+                claims.waiting.append(
+                    f"source {source.name!r} is backed off until"
+                    f" {schedule.backoff_until} (the server asked for a"
+                    " pause); not crawled"
+                )
                 continue
             lock = SourceLock(config.crawler.locks, source.name)
             try:

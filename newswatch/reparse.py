@@ -81,19 +81,24 @@ def run_reparse(config: Config, sources: list[SourceConfig]) -> ReparseRun:
             lock.release()
     for source, crawler in crawlers:
         stats = crawler.stats.get_stats()
-        run.reports.append(ReparseReport(
-            source=source.name,
-            archived=stats.get(reparse.ARCHIVED, 0),
-            not_stored=stats.get(reparse.NOT_STORED, 0),
-            reparsed=stats.get(reparse.REPARSED, 0),
-            updated=stats.get("newswatch/articles/updated", 0),
-            unchanged=stats.get("newswatch/articles/unchanged", 0),
-            retagged=stats.get(reparse.RETAGGED, 0),
-            removed=stats.get(reparse.REMOVED, 0),
-            dropped={k.removeprefix(DROP_PREFIX): v for k, v in sorted(stats.items())
-                     if k.startswith(DROP_PREFIX)},
-            errors=list(getattr(crawler.spider, "errors", [])),
-        ))  # fmt: skip
+        run.reports.append(
+            ReparseReport(
+                source=source.name,
+                archived=stats.get(reparse.ARCHIVED, 0),
+                not_stored=stats.get(reparse.NOT_STORED, 0),
+                reparsed=stats.get(reparse.REPARSED, 0),
+                updated=stats.get("newswatch/articles/updated", 0),
+                unchanged=stats.get("newswatch/articles/unchanged", 0),
+                retagged=stats.get(reparse.RETAGGED, 0),
+                removed=stats.get(reparse.REMOVED, 0),
+                dropped={
+                    k.removeprefix(DROP_PREFIX): v
+                    for k, v in sorted(stats.items())
+                    if k.startswith(DROP_PREFIX)
+                },
+                errors=list(getattr(crawler.spider, "errors", [])),
+            )
+        )
     return run
 
 
@@ -101,20 +106,29 @@ def format_reparse(reports: list[ReparseReport]) -> str:
     """One line per source: what was read, kept, changed and removed."""
     headers = ("source", "archived", "reparsed", "updated", "unchanged", "retagged", "removed")
     table = [headers] + [
-        (r.source, str(r.archived), str(r.reparsed), str(r.updated), str(r.unchanged),
-         str(r.retagged),
-         f"{r.removed}" + (f" ({', '.join(f'{k} {v}' for k, v in r.dropped.items())})"
-                           if r.dropped else ""))
+        (
+            r.source,
+            str(r.archived),
+            str(r.reparsed),
+            str(r.updated),
+            str(r.unchanged),
+            str(r.retagged),
+            f"{r.removed}"
+            + (f" ({', '.join(f'{k} {v}' for k, v in r.dropped.items())})" if r.dropped else ""),
+        )
         for r in reports
-    ]  # fmt: skip
+    ]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-             for row in table]  # fmt: skip
+    lines = [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in table
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for report in reports:
         if report.not_stored:
-            lines.append(f"{report.source}: {report.not_stored} archived article(s) no longer"
-                         " in the store, left out")  # fmt: skip
+            lines.append(
+                f"{report.source}: {report.not_stored} archived article(s) no longer"
+                " in the store, left out"
+            )
         for error in report.errors:
             lines.append(f"{report.source}: {error}")
     return "\n".join(lines)

@@ -96,9 +96,14 @@ class SavedSearch:
     @classmethod
     def from_config(cls, entry: SavedSearchConfig, origin: Literal["config", "api"]) -> SavedSearch:
         return cls(
-            entry.name, entry.query, list(entry.lang), list(entry.source), list(entry.topic),
-            entry.webhook, origin,
-        )  # fmt: skip
+            entry.name,
+            entry.query,
+            list(entry.lang),
+            list(entry.source),
+            list(entry.topic),
+            entry.webhook,
+            origin,
+        )
 
 
 def saved_path(config: Config) -> Path:

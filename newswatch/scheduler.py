@@ -86,12 +86,16 @@ class Scheduler:
 
     def run(self) -> int:
         """Schedule until SIGTERM or SIGINT; the exit status."""
-        previous = {sig: signal.signal(sig, self._on_signal)
-                    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}  # fmt: skip
+        previous = {
+            sig: signal.signal(sig, self._on_signal)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        }
         try:
             sources = self._sources(self.config)
-            self._say(f"scheduling {len(sources)} source(s) from {self.config.path}, at most"
-                      f" {self.config.schedule.max_concurrent} at once")  # fmt: skip
+            self._say(
+                f"scheduling {len(sources)} source(s) from {self.config.path}, at most"
+                f" {self.config.schedule.max_concurrent} at once"
+            )
             for source in sources.values():
                 self.due[source.name] = self._first_due(source)
             while not self.stopping:
@@ -143,8 +147,9 @@ class Scheduler:
 
     def _launch(self) -> None:
         now = time.monotonic()
-        waiting = sorted((due, name) for name, due in self.due.items()
-                         if due <= now and name not in self.running)  # fmt: skip
+        waiting = sorted(
+            (due, name) for name, due in self.due.items() if due <= now and name not in self.running
+        )
         sources = self._sources(self.config)
         for _, name in waiting:
             if len(self.running) >= self.config.schedule.max_concurrent:
@@ -164,10 +169,14 @@ class Scheduler:
         log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")  # noqa: SIM115
         # A session of its own: Ctrl-C in the terminal reaches the scheduler only, which
         # then stops each child once (a second signal would make Scrapy stop uncleanly).
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-        self.running[source.name] = Run(source.name, process, time.monotonic(), _wall(), log,
-                                        limit)  # fmt: skip
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.running[source.name] = Run(source.name, process, time.monotonic(), _wall(), log, limit)
         every = interval(source, self._schedule(source))
         self._say(f"start {source.name} (pid {process.pid}, every {_span(every)})")
 
@@ -211,8 +220,10 @@ class Scheduler:
         recorded = self._recorded(run)
         if recorded is not None:
             stats = recorded.get("stats") or {}
-            summary = (f"{stats.get('new', 0)} new, {stats.get('updated', 0)} updated,"
-                       f" {stats.get('not_modified', 0)} not modified")  # fmt: skip
+            summary = (
+                f"{stats.get('new', 0)} new, {stats.get('updated', 0)} updated,"
+                f" {stats.get('not_modified', 0)} not modified"
+            )
             error = f": {recorded['error']}" if recorded.get("error") else ""
             self._say(f"end {run.source}: {recorded['status']} in {elapsed:.1f}s, {summary}{error}")
             return
@@ -243,9 +254,14 @@ class Scheduler:
         """A child killed at its time limit could not record its run: record it for it."""
         from pipelines.stores import open_store
 
-        record = {"source": run.source, "started_at": run.started_at, "finished_at": _wall(),
-                  "status": "failed", "error": "timeout",
-                  "stats": {"finish_reason": "timeout", "duration": round(elapsed, 1)}}  # fmt: skip
+        record = {
+            "source": run.source,
+            "started_at": run.started_at,
+            "finished_at": _wall(),
+            "status": "failed",
+            "error": "timeout",
+            "stats": {"finish_reason": "timeout", "duration": round(elapsed, 1)},
+        }
         try:
             store = open_store(self.config.store, languages=list(self.config.filters.languages))
             try:
@@ -340,8 +356,11 @@ def _span(value: float) -> str:
 def describe_changes(old: Config, new: Config) -> list[str]:
     """What a reload changes, one item per source added, removed or re-timed."""
     before, after = Scheduler._sources(old), Scheduler._sources(new)
-    changes = [f"{name}: added (every {_span(after[name].interval)})"
-               for name in after if name not in before]  # fmt: skip
+    changes = [
+        f"{name}: added (every {_span(after[name].interval)})"
+        for name in after
+        if name not in before
+    ]
     changes += [f"{name}: removed" for name in before if name not in after]
     for name in after.keys() & before.keys():
         a, b = before[name], after[name]
@@ -350,8 +369,10 @@ def describe_changes(old: Config, new: Config) -> list[str]:
         elif a != b:
             changes.append(f"{name}: changed")
     if old.schedule != new.schedule:
-        changes.append(f"schedule: max_concurrent {new.schedule.max_concurrent},"
-                       f" time_limit {new.schedule.time_limit}")  # fmt: skip
+        changes.append(
+            f"schedule: max_concurrent {new.schedule.max_concurrent},"
+            f" time_limit {new.schedule.time_limit}"
+        )
     return sorted(changes)
 
 

@@ -48,8 +48,14 @@ def read_document(where: str, config: Config) -> tuple[str, str]:
 
 
 def _from_html(html: str, url: str) -> tuple[str, str]:
-    page = FetchedPage(url=url, requested_url=url, status=200, html=html, source="topics-test",
-                       fetched_at=datetime.now(UTC).isoformat())  # fmt: skip
+    page = FetchedPage(
+        url=url,
+        requested_url=url,
+        status=200,
+        html=html,
+        source="topics-test",
+        fetched_at=datetime.now(UTC).isoformat(),
+    )
     try:
         article = extract_article(page)
     except NotAnArticle as exc:
@@ -63,8 +69,11 @@ def explain(topics: list[Any], title: str, body: str, language: str | None) -> s
     for match in TopicMatcher(topics).match(title, body, language):
         verdict = "MATCH" if match.matched else f"no match ({match.reason})"
         lines.append(f"\n{match.topic}: {verdict}, score {match.score:g}")
-        for label, items in (("terms", match.terms), ("context", match.context),
-                             ("vetoes", match.vetoes)):  # fmt: skip
+        for label, items in (
+            ("terms", match.terms),
+            ("context", match.context),
+            ("vetoes", match.vetoes),
+        ):
             if items:
                 shown = ", ".join(
                     f"{k} ×{v}" for k, v in sorted(items.items(), key=lambda i: -i[1])

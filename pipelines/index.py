@@ -149,11 +149,12 @@ class IndexPipeline:
     def from_crawler(cls, crawler: Crawler) -> IndexPipeline:
         config = crawler.settings.get("NEWSWATCH_STORE")
         return cls(
-            open_store(config, crawler.settings), crawler, outbox_for(config),
+            open_store(config, crawler.settings),
+            crawler,
+            outbox_for(config),
             batch_size=crawler.settings.getint("NEWSWATCH_INDEX_BATCH", BATCH_SIZE),
-            batch_seconds=crawler.settings.getfloat("NEWSWATCH_INDEX_BATCH_SECONDS",
-                                                    BATCH_SECONDS),
-        )  # fmt: skip
+            batch_seconds=crawler.settings.getfloat("NEWSWATCH_INDEX_BATCH_SECONDS", BATCH_SECONDS),
+        )
 
     def close_spider(self, spider: Any = None) -> None:
         try:
@@ -260,7 +261,8 @@ class IndexPipeline:
             raise DropItem("store-error") from None
         if error is not None and not self._warned:
             self._warned = True
-            logger.warning("store unavailable, articles go to the outbox %s: %s",
-                           self.outbox.path, error)  # fmt: skip
+            logger.warning(
+                "store unavailable, articles go to the outbox %s: %s", self.outbox.path, error
+            )
         self.crawler.stats.inc_value("newswatch/articles/queued")
         return item

@@ -35,10 +35,14 @@ def mark(article: Any, stage: str) -> None:
 
 def compute_terms(article: Any) -> None:
     """Analyse title and body ahead, as the stores index them."""
-    setattr(article, _TERMS, {
-        name: (article.language, text, index_terms(text, article.language))
-        for name, text in (("title", article.title), ("body", article.body))
-    })  # fmt: skip
+    setattr(
+        article,
+        _TERMS,
+        {
+            name: (article.language, text, index_terms(text, article.language))
+            for name, text in (("title", article.title), ("body", article.body))
+        },
+    )
 
 
 def terms(article: Any, name: str) -> str:

@@ -54,8 +54,13 @@ class Recipe:
 
     def __post_init__(self) -> None:
         self.keep_unmatched = self.keep_unmatched or not self.topics
-        fields = (self.threshold, tuple(self.languages), self.topics, self.keep_unmatched,
-                  self.ahead)  # fmt: skip
+        fields = (
+            self.threshold,
+            tuple(self.languages),
+            self.topics,
+            self.keep_unmatched,
+            self.ahead,
+        )
         self._blob = pickle.dumps(fields)
         self.key = hashlib.sha1(self._blob).hexdigest()
         self._matcher: TopicMatcher | None = None

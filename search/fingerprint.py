@@ -81,11 +81,12 @@ def _signature(values: np.ndarray) -> np.ndarray:
 def bands(sig: np.ndarray) -> list[str]:
     """The LSH band keys of a signature: equal keys mark near-duplicate candidates."""
     return [
-        f"{band}:" + hashlib.blake2b(
+        f"{band}:"
+        + hashlib.blake2b(
             sig[band * ROWS_PER_BAND : (band + 1) * ROWS_PER_BAND].tobytes(), digest_size=8
         ).hexdigest()
         for band in range(NUM_HASHES // ROWS_PER_BAND)
-    ]  # fmt: skip
+    ]
 
 
 def encode(sig: np.ndarray) -> str:

@@ -67,8 +67,18 @@ class TopicMatcher:
         words = tuple(t.word for t in tokenize(surface))
         if not words:
             return
-        entry = _Entry(topic, role, group, spec.label, words, tuple(fold(w) for w in words),
-                       spec.case_sensitive, spec.prefix, spec.stem, spec.needs_context)  # fmt: skip
+        entry = _Entry(
+            topic,
+            role,
+            group,
+            spec.label,
+            words,
+            tuple(fold(w) for w in words),
+            spec.case_sensitive,
+            spec.prefix,
+            spec.stem,
+            spec.needs_context,
+        )
         if spec.stem:
             self._stemmed.append(entry)
         elif spec.prefix and len(words) == 1:

@@ -83,8 +83,10 @@ class FeedSpider(NewsSpider):
             return
         if feed.bozo:
             stats.inc_value("newswatch/feed/malformed-but-read")
-            self.note(f"{response.url}: malformed feed, {len(feed.entries)} entries read anyway"
-                      f" ({_unreadable(feed, response)})")  # fmt: skip
+            self.note(
+                f"{response.url}: malformed feed, {len(feed.entries)} entries read anyway"
+                f" ({_unreadable(feed, response)})"
+            )
         language = (feed.feed.get("language") or "").strip() or None
         links = []
         for entry in feed.entries:
@@ -93,9 +95,12 @@ class FeedSpider(NewsSpider):
                 stats.inc_value("newswatch/feed/entry-without-link")
                 what = " ".join((entry.get("title") or entry.get("id") or "untitled").split())
                 self.crawler.signals.send_catch_log(
-                    entry_dropped, url=response.url, source=self.source.name,
-                    reason="entry-without-link", detail=f"entry {what[:80]!r}: link {link!r}",
-                )  # fmt: skip
+                    entry_dropped,
+                    url=response.url,
+                    source=self.source.name,
+                    reason="entry-without-link",
+                    detail=f"entry {what[:80]!r}: link {link!r}",
+                )
                 continue
             if not self.allowed(link):
                 stats.inc_value("newswatch/skipped/url-rule")

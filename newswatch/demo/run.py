@@ -56,8 +56,10 @@ def prepare_store(path: Path, fresh: bool) -> None:
     finally:
         store.close()
     if articles and not sources or any(not s.startswith(DEMO_PREFIX) for s in sources):
-        raise ConfigError(f"{path} holds articles from a real crawl; "
-                          "run the demo with --store PATH to use another file")  # fmt: skip
+        raise ConfigError(
+            f"{path} holds articles from a real crawl; "
+            "run the demo with --store PATH to use another file"
+        )
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -71,8 +73,10 @@ def run_demo(
     drop_log: str | None = None,
 ) -> bool:
     """Run the demo; True when every demo source was crawled without error."""
-    path = Path(store_path or (config.store.path if config.store.backend == "sqlite"
-                               else "data/newswatch.db"))  # fmt: skip
+    path = Path(
+        store_path
+        or (config.store.path if config.store.backend == "sqlite" else "data/newswatch.db")
+    )
     prepare_store(path, fresh)
     with SiteServer(SITE, port) as server:
         click.echo(f"Serving the demo news site at {server.url}/ (127.0.0.1 only)")
@@ -89,8 +93,10 @@ def run_demo(
             click.echo(f"\n$ newswatch search {query!r}{where}: {result.total} result(s)")
             for hit in result.hits:
                 a = hit.article
-                click.echo(f"  - [{a.language}] {to_terminal(hit.title, sys.stdout.isatty())}"
-                           f"  ({a.source}, {(a.published_at or '')[:10]})")  # fmt: skip
+                click.echo(
+                    f"  - [{a.language}] {to_terminal(hit.title, sys.stdout.isatty())}"
+                    f"  ({a.source}, {(a.published_at or '')[:10]})"
+                )
     finally:
         store.close()
     click.echo(f"\nThe demo index is in {path}. Try: newswatch search superintelligence")

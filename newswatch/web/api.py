@@ -103,15 +103,17 @@ def search(request: Request) -> Response:
     search_req = search_request(request.query_params)
     search_req.facets = search_req.collapse = True
     result = web(request).store.search(search_req)
-    return JSONResponse({
-        "query": search_req.query,
-        "total": result.total,
-        "page": search_req.page,
-        "size": search_req.size,
-        "hits": [hit_json(h) for h in result.hits],
-        "facets": {name: dict(result.facets.get(name, {})) for name in FACET_FIELDS},
-        "histogram": dict(result.histogram),
-    })  # fmt: skip
+    return JSONResponse(
+        {
+            "query": search_req.query,
+            "total": result.total,
+            "page": search_req.page,
+            "size": search_req.size,
+            "hits": [hit_json(h) for h in result.hits],
+            "facets": {name: dict(result.facets.get(name, {})) for name in FACET_FIELDS},
+            "histogram": dict(result.histogram),
+        }
+    )
 
 
 def article(request: Request) -> Response:
@@ -220,6 +222,6 @@ routes = [
         delete_saved_search,
         methods=["DELETE"],
         name="api_saved_delete",
-    ),  # fmt: skip
+    ),
     Route("/api/export", export, name="api_export"),
 ]

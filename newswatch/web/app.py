@@ -38,12 +38,14 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 STATIC = Path(__file__).parent / "static"
 
 SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-     b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
-]  # fmt: skip
+]
 
 
 def configured_token(config: Config) -> str | None:
@@ -148,8 +150,10 @@ class AccessControl:
             if scheme.lower() != "bearer":
                 given = request.query_params.get("token", "")
             if not hmac.compare_digest(given.strip().encode(), self.token):
-                response = error(401, "an access token is needed: 'Authorization: Bearer "
-                                 "<token>' or ?token=<token>")  # fmt: skip
+                response = error(
+                    401,
+                    "an access token is needed: 'Authorization: Bearer <token>' or ?token=<token>",
+                )
                 response.headers["WWW-Authenticate"] = 'Bearer realm="newswatch"'
                 await response(scope, receive, send)
                 return

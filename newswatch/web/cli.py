@@ -32,8 +32,12 @@ def is_loopback(host: str) -> bool:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; "
-              "beyond loopback an access token is required.")  # fmt: skip
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; beyond loopback an access token is required.",
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.pass_context
 @friendly
@@ -44,21 +48,26 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
         from newswatch.web.app import LOOPBACK_HOSTS, TOKEN_ENV, configured_token, create_app
     except ImportError as exc:
-        raise UserError(f"the web extra is missing ({exc.name}): "
-                            "pip install 'newswatch[web]'") from None  # fmt: skip
+        raise UserError(
+            f"the web extra is missing ({exc.name}): pip install 'newswatch[web]'"
+        ) from None
     config = config_of(ctx)
     token = configured_token(config)
     if token is not None and len(token) < 8:
         raise UserError(f"{TOKEN_ENV}: the access token needs at least 8 characters")
     if token is None and not is_loopback(host):
-        raise UserError(f"refusing to serve on {host} without an access token: set "
-                            f"[web] token in {config.path} or {TOKEN_ENV}")  # fmt: skip
+        raise UserError(
+            f"refusing to serve on {host} without an access token: set "
+            f"[web] token in {config.path} or {TOKEN_ENV}"
+        )
     app = create_app(config, token=token, allowed_hosts=LOOPBACK_HOSTS | {host.lower()})
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"newswatch: serving http://{shown}:{port}/" + (" (access token required)"
-                                                              if token else ""))  # fmt: skip
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False,
-                proxy_headers=False)  # fmt: skip
+    click.echo(
+        f"newswatch: serving http://{shown}:{port}/" + (" (access token required)" if token else "")
+    )
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False
+    )
 
 
 # --- export --------------------------------------------------------------------
@@ -71,22 +80,35 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.option("--topic", "topics", multiple=True, metavar="NAME", help="Only this topic.")
 @click.option("--since", metavar="DATE", help="Published on or after (YYYY-MM-DD).")
 @click.option("--until", metavar="DATE", help="Published on or before (YYYY-MM-DD).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
 @click.option("--output", metavar="FILE", help="Write to FILE instead of standard output.")
 @click.pass_context
 @friendly
-def export(ctx: click.Context, query: tuple[str, ...], languages: tuple[str, ...],
-           sources: tuple[str, ...], topics: tuple[str, ...], since: str | None,
-           until: str | None, fmt: str, output: str | None) -> None:  # fmt: skip
+def export(
+    ctx: click.Context,
+    query: tuple[str, ...],
+    languages: tuple[str, ...],
+    sources: tuple[str, ...],
+    topics: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    output: str | None,
+) -> None:
     """Export every article a search matches, newest first (columns: id, url, title, source,
     language, published_at, authors, topics). QUERY may be empty to export by filters."""
     from newswatch.export import export_lines
 
     request = SearchRequest(
-        query=" ".join(query), languages=list(languages), sources=list(sources),
-        topics=list(topics), since=since, until=until,
-    )  # fmt: skip
+        query=" ".join(query),
+        languages=list(languages),
+        sources=list(sources),
+        topics=list(topics),
+        since=since,
+        until=until,
+    )
     store = store_of(ctx)
     try:
         lines = export_lines(store, request, fmt)  # type: ignore[arg-type]

@@ -64,8 +64,13 @@ def build_feed(search: SavedSearch, hits: list[Hit], feed_url: str, site_url: st
         if link:
             _add(entry, "link", rel="alternate", type="text/html", href=link)
         else:  # never a javascript: or data: link: the article's JSON instead
-            _add(entry, "link", rel="alternate", type="application/json",
-                 href=f"{site_url}api/articles/{a.id}")  # fmt: skip
+            _add(
+                entry,
+                "link",
+                rel="alternate",
+                type="application/json",
+                href=f"{site_url}api/articles/{a.id}",
+            )
         _add(entry, "updated", _updated(a))
         if a.published_at:
             _add(entry, "published", a.published_at)
@@ -86,5 +91,7 @@ def saved_search_feed(request: Request) -> Response:
     result = state.store.search(search.request(sort="date", size=ENTRIES))
     site = str(request.base_url)
     feed_url = str(request.url.remove_query_params("token"))
-    return Response(build_feed(search, result.hits, feed_url, site),
-                    media_type="application/atom+xml; charset=utf-8")  # fmt: skip
+    return Response(
+        build_feed(search, result.hits, feed_url, site),
+        media_type="application/atom+xml; charset=utf-8",
+    )

@@ -32,15 +32,20 @@ _NULL_STR = {"type": ["string", "null"]}
 _COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
 
 FILTERS = [
-    _param("q", 'The query: words (all must match), "exact phrase", OR, -exclude, prefix*, '
-           "( ). Empty to browse by date.", _STR),
+    _param(
+        "q",
+        'The query: words (all must match), "exact phrase", OR, -exclude, prefix*, '
+        "( ). Empty to browse by date.",
+        _STR,
+    ),
     _param("lang", "Only articles in this language (ISO 639-1).", _STR, repeat=True),
     _param("source", "Only articles from this source.", _STR, repeat=True),
     _param("topic", "Only articles on this topic.", _STR, repeat=True),
     _param("since", "Published on or after: YYYY-MM-DD or an ISO timestamp.", _STR),
-    _param("until", "Published on or before: YYYY-MM-DD (the whole day) or an ISO timestamp.",
-           _STR),
-]  # fmt: skip
+    _param(
+        "until", "Published on or before: YYYY-MM-DD (the whole day) or an ISO timestamp.", _STR
+    ),
+]
 
 BAD = _error("A bad query, date or parameter.")
 DOWN = _error("The store is unavailable.")
@@ -56,10 +61,13 @@ SAVED_INPUT: dict[str, Any] = {
         "lang": {"type": "array", "items": _STR},
         "source": {"type": "array", "items": _STR},
         "topic": {"type": "array", "items": _STR},
-        "webhook": {"type": "string", "pattern": "^https?://\\S+$",
-                    "description": "New matches are POSTed here as JSON."},
+        "webhook": {
+            "type": "string",
+            "pattern": "^https?://\\S+$",
+            "description": "New matches are POSTed here as JSON.",
+        },
     },
-}  # fmt: skip
+}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -135,7 +143,7 @@ OPENAPI: dict[str, Any] = {
                     "feed": {"type": "string", "description": "Path of its Atom feed."},
                 },
             },
-        },  # fmt: skip
+        },
     },
     "security": [{}, {"bearer": []}, {"query": []}],
     "paths": {
@@ -151,13 +159,13 @@ OPENAPI: dict[str, Any] = {
                         "Hits per page (at most 100).",
                         {"type": "integer", "minimum": 1, "maximum": 100},
                     ),
-                ],  # fmt: skip
+                ],
                 "responses": {
                     "200": _json({"$ref": "#/components/schemas/SearchResult"}),
                     "400": BAD,
                     "401": UNAUTHORIZED,
                     "503": DOWN,
-                },  # fmt: skip
+                },
             }
         },
         "/api/articles/{id}": {
@@ -169,7 +177,7 @@ OPENAPI: dict[str, Any] = {
                     "401": UNAUTHORIZED,
                     "404": _error("No such article."),
                     "503": DOWN,
-                },  # fmt: skip
+                },
             }
         },
         "/api/stats": {
@@ -188,7 +196,7 @@ OPENAPI: dict[str, Any] = {
                         {"type": "object", "properties": {"store": {"const": "down"}}},
                         "The store is down.",
                     ),
-                },  # fmt: skip
+                },
             }
         },
         "/api/openapi.json": {
@@ -213,7 +221,7 @@ OPENAPI: dict[str, Any] = {
                         }
                     ),
                     "401": UNAUTHORIZED,
-                },  # fmt: skip
+                },
             },
             "post": {
                 "summary": "Save a search; its Atom feed is /feeds/{name}.atom.",
@@ -232,7 +240,7 @@ OPENAPI: dict[str, Any] = {
                     "409": _error("A saved search of this name exists."),
                     "415": _error("The body is not application/json."),
                 },
-            },  # fmt: skip
+            },
         },
         "/api/saved-searches/{name}": {
             "delete": {
@@ -243,7 +251,7 @@ OPENAPI: dict[str, Any] = {
                     "401": UNAUTHORIZED,
                     "404": _error("No such saved search."),
                     "409": _error("The search is defined in the config file."),
-                },  # fmt: skip
+                },
             }
         },
         "/feeds/{name}.atom": {
@@ -258,7 +266,7 @@ OPENAPI: dict[str, Any] = {
                     "401": UNAUTHORIZED,
                     "404": _error("No such saved search."),
                     "503": DOWN,
-                },  # fmt: skip
+                },
             }
         },
         "/api/export": {
@@ -276,7 +284,7 @@ OPENAPI: dict[str, Any] = {
                             "text/csv": {"schema": _STR},
                             "application/x-ndjson": {"schema": _STR},
                         },
-                    },  # fmt: skip
+                    },
                     "400": BAD,
                     "401": UNAUTHORIZED,
                     "503": DOWN,

@@ -31,8 +31,11 @@ from search.query import QuerySyntaxError
 from search.snippets import to_html
 
 PAGE_SIZE = 10
-FACETS = (("language", "lang", "Language"), ("source", "source", "Source"),
-          ("topics", "topic", "Topic"))  # fmt: skip
+FACETS = (
+    ("language", "lang", "Language"),
+    ("source", "source", "Source"),
+    ("topics", "topic", "Topic"),
+)
 _HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
 
 templates = Environment(
@@ -156,12 +159,22 @@ def timeline(histogram: dict[str, int], width: int = 600, height: int = 90) -> T
     for i, label in enumerate(labels):
         count = counts.get(label, 0)
         h = 0.0 if not count else max(2.0, round(chart * count / peak, 2))
-        bars.append(Bar(label, count, round(i * slot + gap / 2, 2), round(height - h, 2),
-                        round(slot - gap, 2), h))  # fmt: skip
+        bars.append(
+            Bar(
+                label,
+                count,
+                round(i * slot + gap / 2, 2),
+                round(height - h, 2),
+                round(slot - gap, 2),
+                h,
+            )
+        )
     top = max(counts, key=lambda k: (counts[k], k))
     total = sum(counts.values())
-    summary = (f"Matching articles per {unit}, {labels[0]} to {labels[-1]}: {total} in all,"
-               f" most on {top} ({counts[top]})")  # fmt: skip
+    summary = (
+        f"Matching articles per {unit}, {labels[0]} to {labels[-1]}: {total} in all,"
+        f" most on {top} ({counts[top]})"
+    )
     return Timeline(bars, labels[0], labels[-1], unit, peak, width, height, summary)
 
 
@@ -202,10 +215,14 @@ def _facets(state: State, result: SearchResult) -> list[dict[str, Any]]:
         for active in state.params[param]:  # a chosen filter can always be switched off
             counts.setdefault(active, 0)
         items = [
-            {"value": value, "count": count, "active": value in state.params[param],
-             "href": state.toggle(param, value)}
+            {
+                "value": value,
+                "count": count,
+                "active": value in state.params[param],
+                "href": state.toggle(param, value),
+            }
             for value, count in counts.items()
-        ]  # fmt: skip
+        ]
         if items:
             groups.append({"title": title, "param": param, "items": items})
     return groups
@@ -246,11 +263,21 @@ def index(request: Request) -> Response:
             "pages": _pages(state, search_req, found.total),
         }
         context["saved"] = [
-            {"name": s.name, "href": state.url(q=s.query, lang=s.lang, source=s.source,
-                                               topic=s.topic, since="", until="", page=""),
-             "feed": state.with_token(f"/feeds/{s.name}.atom")}
+            {
+                "name": s.name,
+                "href": state.url(
+                    q=s.query,
+                    lang=s.lang,
+                    source=s.source,
+                    topic=s.topic,
+                    since="",
+                    until="",
+                    page="",
+                ),
+                "feed": state.with_token(f"/feeds/{s.name}.atom"),
+            }
             for s in web(request).saved.all()
-        ]  # fmt: skip
+        ]
     except (HTTPException, QuerySyntaxError) as exc:
         status = 400
         detail = exc.detail if isinstance(exc, HTTPException) else f"bad query: {exc}"

@@ -22,8 +22,11 @@ def open_store(config: Any, settings: Any = None, languages: list[str] | None = 
     if backend == "sqlite":
         from pipelines.stores.sqlite import SqliteStore
 
-        return SqliteStore(getattr(config, "path", "data/newswatch.db"), languages,
-                           busy_timeout=getattr(config, "busy_timeout", 30))  # fmt: skip
+        return SqliteStore(
+            getattr(config, "path", "data/newswatch.db"),
+            languages,
+            busy_timeout=getattr(config, "busy_timeout", 30),
+        )
     if backend == "elasticsearch":
         from pipelines.stores.elasticsearch import ElasticsearchStore
 

@@ -63,8 +63,10 @@ class FlushReport:
 
     def summary(self) -> str:
         """One line: what was sent, dropped and left queued."""
-        parts = [f"{self.sent} queued article(s) sent ({self.new} new, {self.updated} updated,"
-                 f" {self.unchanged} unchanged)"]  # fmt: skip
+        parts = [
+            f"{self.sent} queued article(s) sent ({self.new} new, {self.updated} updated,"
+            f" {self.unchanged} unchanged)"
+        ]
         if self.dropped:
             parts.append(f"{sum(self.dropped.values())} dropped as duplicates")
         if self.runs:

@@ -55,8 +55,7 @@ class ClusterSite:
 
     def page_paths(self) -> list[str]:
         """Every page of the site: the home page, the sections, the articles."""
-        return ["/", *(f"/section/{s}.html" for s in range(self.sections)),
-                *self.article_paths()]  # fmt: skip
+        return ["/", *(f"/section/{s}.html" for s in range(self.sections)), *self.article_paths()]
 
     def article_url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -73,15 +72,19 @@ class ClusterSite:
         if path == "/robots.txt":
             return 200, "text/plain", b"User-agent: *\nAllow: /\n"
         if path == "/":
-            links = "".join(f'<li><a href="/section/{s}.html">Section {s}</a></li>'
-                            for s in range(self.sections))  # fmt: skip
+            links = "".join(
+                f'<li><a href="/section/{s}.html">Section {s}</a></li>'
+                for s in range(self.sections)
+            )
             return 200, "text/html", _page("Cluster Gazette", f"<ul>{links}</ul>")
         if path.startswith("/section/") and path.endswith(".html"):
             section = int(path.removeprefix("/section/").removesuffix(".html"))
             if 0 <= section < self.sections:
                 first = section * self.per_section
-                links = "".join(f'<li><a href="/news/{n}.html">Report {n}</a></li>'
-                                for n in range(first, first + self.per_section))  # fmt: skip
+                links = "".join(
+                    f'<li><a href="/news/{n}.html">Report {n}</a></li>'
+                    for n in range(first, first + self.per_section)
+                )
                 return 200, "text/html", _page(f"Section {section}", f"<ul>{links}</ul>")
         if path.startswith("/news/") and path.endswith(".html"):
             number = int(path.removeprefix("/news/").removesuffix(".html"))
@@ -93,8 +96,10 @@ class ClusterSite:
 
 
 def _page(title: str, body: str) -> bytes:
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title>"
-            f"</head><body><h1>{title}</h1>{body}</body></html>").encode()  # fmt: skip
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title>"
+        f"</head><body><h1>{title}</h1>{body}</body></html>"
+    ).encode()
 
 
 def _article(number: int) -> bytes:

@@ -40,13 +40,19 @@ def article(number: int, **fields: object) -> Article:
     """Article ``number``; its body holds the word ``nw<number>``, found in it alone."""
     url = f"https://news.example/cluster/{number}.html"
     values: dict = {
-        "id": article_id(url), "url": url, "canonical_url": url,
+        "id": article_id(url),
+        "url": url,
+        "canonical_url": url,
         "title": f"Nvidia chips, part {number}",
         "body": f"Data centres buy chips by the rack (nw{number:04d}).",
-        "source": "example", "fetched_at": "2026-11-20T00:00:00Z",
-        "published_at": f"2026-11-{number % 28 + 1:02d}T08:00:00Z", "language": "en",
-        "topics": ["chips"], "body_hash": f"hash-{number}", "lsh_bands": [f"band-{number}"],
-    }  # fmt: skip
+        "source": "example",
+        "fetched_at": "2026-11-20T00:00:00Z",
+        "published_at": f"2026-11-{number % 28 + 1:02d}T08:00:00Z",
+        "language": "en",
+        "topics": ["chips"],
+        "body_hash": f"hash-{number}",
+        "lsh_bands": [f"band-{number}"],
+    }
     return Article(**{**values, **fields})
 
 
@@ -86,13 +92,17 @@ class Cluster:
     def health(self, index: str = "", nodes: int = 2) -> dict:
         """Cluster health once it is green with ``nodes`` nodes (the server waits, up to 90 s)."""
         where = f"/{index}" if index else ""
-        return self.get(f"/_cluster/health{where}?wait_for_status=green&wait_for_nodes={nodes}"
-                        "&wait_for_no_initializing_shards=true&timeout=90s", timeout=120)  # fmt: skip
+        return self.get(
+            f"/_cluster/health{where}?wait_for_status=green&wait_for_nodes={nodes}"
+            "&wait_for_no_initializing_shards=true&timeout=90s",
+            timeout=120,
+        )
 
     def master(self) -> str | None:
         """The elected master's name, as a running node knows it now (None: an election)."""
-        state = self.get("/_cluster/state/master_node,nodes?local=true"
-                         "&filter_path=master_node,nodes.*.name")  # fmt: skip
+        state = self.get(
+            "/_cluster/state/master_node,nodes?local=true&filter_path=master_node,nodes.*.name"
+        )
         master = state.get("master_node")
         return state["nodes"][master]["name"] if master else None
 
@@ -126,12 +136,16 @@ def cluster(es_module_node_factory, es_node_module) -> Iterator[Cluster]:
     # master, nor cluster health, before the other one has joined.
     nodes = [
         es_module_node_factory(
-            wait=False, cluster_name=name, node_name=node_name, transport_port=port,
-            seed_hosts=[f"127.0.0.1:{p}" for p in transport], initial_master_nodes=names,
+            wait=False,
+            cluster_name=name,
+            node_name=node_name,
+            transport_port=port,
+            seed_hosts=[f"127.0.0.1:{p}" for p in transport],
+            initial_master_nodes=names,
             wait_for_status=None,
         )
         for node_name, port in zip(names, transport, strict=True)
-    ]  # fmt: skip
+    ]
     for node in nodes:
         node.wait_ready()
     cluster = Cluster(nodes)
@@ -141,19 +155,20 @@ def cluster(es_module_node_factory, es_node_module) -> Iterator[Cluster]:
 
 def test_two_nodes_form_one_green_cluster_and_the_index_has_a_replica(cluster):
     health = cluster.health()
-    assert (health["status"], health["number_of_nodes"], health["timed_out"]) == (
-        "green", 2, False)  # fmt: skip
+    assert (health["status"], health["number_of_nodes"], health["timed_out"]) == ("green", 2, False)
     names = {node["name"] for node in cluster.get("/_cat/nodes?format=json&h=name")}
     assert names == {node.node_name for node in cluster.nodes}
 
     index = index_name()
     store = cluster.store(index)
     try:
-        assert repr(store) == (f"ElasticsearchStore(url='{cluster.urls[0]}, {cluster.urls[1]}',"
-                               f" index={index!r})")  # fmt: skip
+        assert repr(store) == (
+            f"ElasticsearchStore(url='{cluster.urls[0]}, {cluster.urls[1]}', index={index!r})"
+        )
         assert store.upsert(article(1)) == "new"
         assert store.upsert_many([article(n) for n in range(2, 30)]).outcomes == {
-            article(n).id: "new" for n in range(2, 30)}  # fmt: skip
+            article(n).id: "new" for n in range(2, 30)
+        }
         assert store.ping() is True
         current = store.current_index()
         cluster.health(current)
@@ -204,8 +219,10 @@ def test_several_urls_share_one_set_of_credentials():
     mixed = ElasticsearchConfig(url=[urls[0], "http://nw:other@127.0.0.1:9202"])
     with pytest.raises(StoreError) as caught:
         ElasticsearchStore.from_config(mixed, LANGUAGES, environ={})
-    assert str(caught.value) == ("Elasticsearch at http://127.0.0.1:9201, http://127.0.0.1:9202:"
-                                 " the URLs hold different credentials")  # fmt: skip
+    assert str(caught.value) == (
+        "Elasticsearch at http://127.0.0.1:9201, http://127.0.0.1:9202:"
+        " the URLs hold different credentials"
+    )
     with pytest.raises(StoreError, match="^NEWSWATCH_ES_URL holds no URL$"):
         ElasticsearchStore.from_config(mixed, LANGUAGES, environ={"NEWSWATCH_ES_URL": " , "})
 
@@ -219,7 +236,9 @@ def test_replicas_from_the_config(cluster):
         for name in (current, store.runs_index):
             settings = cluster.get(f"/{name}/_settings")[name]["settings"]["index"]
             assert (settings["number_of_replicas"], settings["auto_expand_replicas"]) == (
-                "0", "false")  # fmt: skip
+                "0",
+                "false",
+            )
             assert [c["prirep"] for c in cluster.shards(name)] == ["p"]
     finally:
         store.close()
@@ -235,7 +254,10 @@ def test_replicas_from_the_config(cluster):
             assert sorted(c["prirep"] for c in cluster.shards(name)) == ["p", "r"]
         template = cluster.get(f"/_index_template/{index}")["index_templates"][0]
         assert template["index_template"]["template"]["settings"]["index"] == {
-            "number_of_shards": "1", "number_of_replicas": "1", "auto_expand_replicas": "false"}  # fmt: skip
+            "number_of_shards": "1",
+            "number_of_replicas": "1",
+            "auto_expand_replicas": "false",
+        }
         assert store.get(article(1).id) is not None
     finally:
         store.close()
@@ -266,10 +288,13 @@ def test_a_node_stops_while_a_crawl_writes_and_every_article_arrives_once(cluste
     # cluster without a master. The voting-configuration exclusion hands the vote (and
     # the master role, if it has it) to the other node first, so the node stopped is the
     # one holding the primary, whichever node is master: the replica must be promoted.
-    victim.request("POST", f"/_cluster/voting_config_exclusions?node_names={primary}"
-                           "&timeout=60s", timeout=90)  # fmt: skip
-    state = other.request("GET", "/_cluster/state/metadata,nodes?filter_path="
-                                 "metadata.cluster_coordination,nodes.*.name")  # fmt: skip
+    victim.request(
+        "POST", f"/_cluster/voting_config_exclusions?node_names={primary}&timeout=60s", timeout=90
+    )
+    state = other.request(
+        "GET",
+        "/_cluster/state/metadata,nodes?filter_path=metadata.cluster_coordination,nodes.*.name",
+    )
     voters = state["metadata"]["cluster_coordination"]["last_committed_config"]
     assert [state["nodes"][v]["name"] for v in voters] == [other.node_name]
     # An excluded master hands over a moment after the exclusion is committed.

@@ -61,9 +61,11 @@ poll_interval = 0.2
     def start(self) -> Scrapyd:
         # scrapyd reads ./scrapyd.conf; it runs each job with its own Python (the venv's).
         self.process = subprocess.Popen(
-            [str(BIN / "scrapyd"), "--pidfile", ""], cwd=self.dir,
-            stdout=(self.dir / "scrapyd.out").open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [str(BIN / "scrapyd"), "--pidfile", ""],
+            cwd=self.dir,
+            stdout=(self.dir / "scrapyd.out").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while True:
             if self.process.poll() is not None:
@@ -159,8 +161,9 @@ def checkout_with_targets(tmp: Path, hosts: list[Scrapyd]) -> Path:
     for name in PROJECT_FILES:
         shutil.copy(ROOT / name, checkout / name)
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, checkout / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        shutil.copytree(
+            ROOT / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     with (checkout / "scrapy.cfg").open("a") as cfg:
         for n, host in enumerate(hosts, 1):
             cfg.write(f"\n[deploy:host{n}]\nurl = {host.url}\nproject = newswatch\n")
@@ -170,8 +173,11 @@ def checkout_with_targets(tmp: Path, hosts: list[Scrapyd]) -> Path:
 def newswatch(config: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "newswatch.cli", "--config", str(config), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def stored_ids(es_client, index: str) -> list[str]:
@@ -186,9 +192,12 @@ def test_two_scrapyd_hosts_share_one_frontier(
     checkout = checkout_with_targets(tmp_path, hosts)
     for target in ("host1", "host2"):
         deployed = subprocess.run(
-            [str(BIN / "scrapyd-deploy"), target], cwd=checkout,
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [str(BIN / "scrapyd-deploy"), target],
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert deployed.returncode == 0, deployed.stderr
         answer = json.loads(deployed.stdout)
         assert (answer["status"], answer["project"], answer["spiders"]) == ("ok", "newswatch", 1)
@@ -201,8 +210,13 @@ def test_two_scrapyd_hosts_share_one_frontier(
     assert enqueued.returncode == 0, enqueued.stderr
     assert enqueued.stdout == "gazette: 1 request(s) queued\n"
 
-    args = {"project": "newswatch", "spider": "newswatch", "source": "gazette",
-            "config": str(config), "exit_when_done": "1"}  # fmt: skip
+    args = {
+        "project": "newswatch",
+        "spider": "newswatch",
+        "source": "gazette",
+        "config": str(config),
+        "exit_when_done": "1",
+    }
     jobs = [host.post("schedule.json", **args) for host in hosts]
     assert [job["status"] for job in jobs] == ["ok", "ok"]
     for host, job in zip(hosts, jobs, strict=True):
@@ -225,8 +239,11 @@ def test_two_scrapyd_hosts_share_one_frontier(
         bad = [line for line in log.splitlines() if " ERROR: " in line or "Traceback" in line]
         assert bad == [], log
         # The settings from_crawler set were Scrapy's: the cluster's components ran.
-        for component in ("crawler.frontier.FrontierLeases", "crawler.frontier.NoSeeds",
-                          "crawler.politeness.ClusterPoliteness"):  # fmt: skip
+        for component in (
+            "crawler.frontier.FrontierLeases",
+            "crawler.frontier.NoSeeds",
+            "crawler.politeness.ClusterPoliteness",
+        ):
             assert f"'{component}'" in log
         assert "'finish_reason': 'finished'" in log
         assert f"Process finished: project='newswatch' spider='newswatch' job='{job['jobid']}'" in (
@@ -270,11 +287,27 @@ def test_the_scrapyd_spider_refuses_what_newswatch_worker_refuses(
     def scrapy_crawl(config: Path) -> subprocess.CompletedProcess:
         # What scrapyd runs for schedule.json?spider=newswatch&source=gazette&config=...
         return subprocess.run(
-            [sys.executable, "-m", "scrapy", "crawl", "newswatch", "-a", "source=gazette",
-             "-a", f"config={config}", "-a", "exit_when_done=1", "-s", "LOG_LEVEL=ERROR"],
-            cwd=tmp_path, env={**os.environ, "SCRAPY_SETTINGS_MODULE": "crawler.settings"},
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "scrapy",
+                "crawl",
+                "newswatch",
+                "-a",
+                "source=gazette",
+                "-a",
+                f"config={config}",
+                "-a",
+                "exit_when_done=1",
+                "-s",
+                "LOG_LEVEL=ERROR",
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "SCRAPY_SETTINGS_MODULE": "crawler.settings"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     sqlite = cluster_config(tmp_path, site.url, redis_url, es_url, "x", backend="sqlite")
     worker = newswatch(sqlite, "worker", "--exit-when-done")

@@ -31,16 +31,31 @@ ROOT = Path(__file__).resolve().parents[2]
 def newswatch(config: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "newswatch.cli", "--config", str(config), *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def start_worker(config: Path, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "newswatch.cli", "--config", str(config), "worker",
-         "--exit-when-done", "--log-file", str(log)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "newswatch.cli",
+            "--config",
+            str(config),
+            "worker",
+            "--exit-when-done",
+            "--log-file",
+            str(log),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def finish(workers: list[subprocess.Popen], timeout: float = 240) -> list[str]:
@@ -194,8 +209,10 @@ def test_the_scheduler_enqueues_each_source_at_its_interval(
     with open(log, "w") as out:
         scheduler = subprocess.Popen(
             [sys.executable, "-m", "newswatch.cli", "--config", str(config), "schedule"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + 90
             while log.read_text().count("end gazette:") < 2 and time.monotonic() < deadline:

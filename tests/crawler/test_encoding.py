@@ -31,13 +31,16 @@ def title_of(text: str) -> str:
     ("body", "content_type", "declared"),
     [
         (b"\xef\xbb\xbf" + page(TITLE, "utf-8"), "text/html; charset=windows-1252", "utf-8"),
-        (page(TITLE, "cp1252", '<meta charset="utf-8">'), "text/html; charset=windows-1252",
-         "cp1252"),
+        (
+            page(TITLE, "cp1252", '<meta charset="utf-8">'),
+            "text/html; charset=windows-1252",
+            "cp1252",
+        ),
         (page(POLISH, "iso-8859-2", '<meta charset="iso-8859-2">'), "text/html", "iso8859-2"),
         (page(TITLE, "cp1252"), "text/html", None),
         (page(TITLE, "cp1252"), None, None),
     ],
-)  # fmt: skip
+)
 def test_declared_encoding_bom_then_header_then_meta(body, content_type, declared):
     assert declared_encoding(response(body, content_type)) == declared
 
@@ -47,8 +50,12 @@ def test_declared_encoding_bom_then_header_then_meta(body, content_type, declare
     [
         # A BOM beats the header; the header beats the meta.
         (b"\xef\xbb\xbf" + page(TITLE, "utf-8"), "text/html; charset=windows-1252", (), TITLE),
-        (page(TITLE, "cp1252", '<meta charset="utf-8">'), "text/html; charset=windows-1252",
-         (), TITLE),
+        (
+            page(TITLE, "cp1252", '<meta charset="utf-8">'),
+            "text/html; charset=windows-1252",
+            (),
+            TITLE,
+        ),
         # iso-8859-1 is read as windows-1252, as browsers do.
         (page(TITLE, "cp1252"), "text/html; charset=ISO-8859-1", (), TITLE),
         (page(POLISH, "iso-8859-2", '<meta charset="iso-8859-2">'), "text/html", (), POLISH),
@@ -61,7 +68,7 @@ def test_declared_encoding_bom_then_header_then_meta(body, content_type, declare
         (page(POLISH, "iso-8859-2"), "text/html", (None, "pl"), POLISH),
         (page(TITLE, "cp1252"), "text/html", ("de", "pl"), TITLE),
     ],
-)  # fmt: skip
+)
 def test_page_text(body, content_type, languages, title):
     assert title_of(page_text(response(body, content_type), languages)) == title
 
@@ -75,11 +82,20 @@ def test_a_wrong_header_wins_and_bad_bytes_become_replacement_characters():
 @pytest.mark.parametrize(
     ("language", "encoding"),
     [
-        ("en", "windows-1252"), ("fr-CA", "windows-1252"), ("pl", "iso-8859-2"),
-        ("PL_pl", "iso-8859-2"), ("cs", "windows-1250"), ("ru", "windows-1251"),
-        ("ja", "shift_jis"), ("zh-TW", "big5"), ("zh-CN", "gb18030"), ("el", "iso-8859-7"),
-        ("", None), ("  ", None), (None, None),
+        ("en", "windows-1252"),
+        ("fr-CA", "windows-1252"),
+        ("pl", "iso-8859-2"),
+        ("PL_pl", "iso-8859-2"),
+        ("cs", "windows-1250"),
+        ("ru", "windows-1251"),
+        ("ja", "shift_jis"),
+        ("zh-TW", "big5"),
+        ("zh-CN", "gb18030"),
+        ("el", "iso-8859-7"),
+        ("", None),
+        ("  ", None),
+        (None, None),
     ],
-)  # fmt: skip
+)
 def test_locale_encoding(language, encoding):
     assert locale_encoding(language) == encoding

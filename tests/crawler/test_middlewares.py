@@ -53,10 +53,15 @@ def test_backoff_doubles_up_to_the_cap(retry, delay):
 
 
 def make_middleware(**settings) -> BackoffRetryMiddleware:
-    crawler = get_crawler(Spider, settings_dict={
-        "RETRY_TIMES": 2, "NEWSWATCH_RETRY_BACKOFF": 0.5, "NEWSWATCH_RETRY_MAX_DELAY": 60.0,
-        **settings,
-    })  # fmt: skip
+    crawler = get_crawler(
+        Spider,
+        settings_dict={
+            "RETRY_TIMES": 2,
+            "NEWSWATCH_RETRY_BACKOFF": 0.5,
+            "NEWSWATCH_RETRY_MAX_DELAY": 60.0,
+            **settings,
+        },
+    )
     crawler.spider = Spider.from_crawler(crawler, name="t")
     crawler.stats.open_spider()
     return BackoffRetryMiddleware.from_crawler(crawler)

@@ -50,13 +50,31 @@ FEEDS = {
 
 EXPECTED = {
     "rss091": ("http://news.test/a", "Nvidia ships chips", None, [], "Short summary", "en-us"),
-    "rss20": ("http://news.test/b", "Mistral lève des fonds", "2026-11-03T09:00:00Z",
-              ["Camille Dubreuil"], "Résumé", "fr"),
-    "rss10": ("http://news.test/c", "KI-Wettlauf", "2026-11-07T05:45:00Z", ["Jonas Albrecht"],
-              None, "de"),
-    "atom": ("http://news.test/es/notas/d.html", "La carrera de la IA", "2026-11-06T07:00:00Z",
-             ["Lucía Navarro"], "Resumen", "es"),
-}  # fmt: skip
+    "rss20": (
+        "http://news.test/b",
+        "Mistral lève des fonds",
+        "2026-11-03T09:00:00Z",
+        ["Camille Dubreuil"],
+        "Résumé",
+        "fr",
+    ),
+    "rss10": (
+        "http://news.test/c",
+        "KI-Wettlauf",
+        "2026-11-07T05:45:00Z",
+        ["Jonas Albrecht"],
+        None,
+        "de",
+    ),
+    "atom": (
+        "http://news.test/es/notas/d.html",
+        "La carrera de la IA",
+        "2026-11-06T07:00:00Z",
+        ["Lucía Navarro"],
+        "Resumen",
+        "es",
+    ),
+}
 
 
 def make_spider(cls, **source):
@@ -80,8 +98,12 @@ def test_feed_spider_follows_each_entry_with_its_hint(kind):
     assert [r.url for r in requests] == [url]
     hint = requests[0].cb_kwargs["hint"]
     assert (hint.title, hint.published_at, hint.authors, hint.summary, hint.language) == (
-        title, published, authors, summary, language,
-    )  # fmt: skip
+        title,
+        published,
+        authors,
+        summary,
+        language,
+    )
     assert requests[0].callback == spider.parse_article
     if kind == "rss20":
         assert spider.crawler.stats.get_value("newswatch/feed/entry-without-link") == 1
@@ -129,8 +151,11 @@ NEWS_SITEMAP = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 def test_sitemap_index_leads_to_its_sitemaps():
     spider = make_spider(SitemapSpider)
-    response = XmlResponse("http://news.test/sitemap.xml", body=SITEMAP_INDEX,
-                           request=Request("http://news.test/sitemap.xml"))  # fmt: skip
+    response = XmlResponse(
+        "http://news.test/sitemap.xml",
+        body=SITEMAP_INDEX,
+        request=Request("http://news.test/sitemap.xml"),
+    )
     assert [r.url for r in spider.parse(response)] == [
         "http://news.test/news.xml.gz",
         "http://news.test/plain.xml",
@@ -140,9 +165,12 @@ def test_sitemap_index_leads_to_its_sitemaps():
 def test_gzipped_news_sitemap_with_since_bound():
     spider = make_spider(SitemapSpider, since=date(2026, 11, 1))
     body = gzip.compress(NEWS_SITEMAP)
-    response = TextResponse("http://news.test/news.xml.gz", body=body,
-                        headers={"Content-Type": "application/gzip"},
-                        request=Request("http://news.test/news.xml.gz"))  # fmt: skip
+    response = TextResponse(
+        "http://news.test/news.xml.gz",
+        body=body,
+        headers={"Content-Type": "application/gzip"},
+        request=Request("http://news.test/news.xml.gz"),
+    )
     requests = list(spider.parse(response))
     assert [r.url for r in requests] == [
         "http://news.test/new.html",
@@ -150,15 +178,21 @@ def test_gzipped_news_sitemap_with_since_bound():
     ]
     hint = requests[0].cb_kwargs["hint"]
     assert (hint.title, hint.published_at, hint.language, hint.origin) == (
-        "Meta elige Talavera", "2026-11-06T07:00:00Z", "es", "news-sitemap",
-    )  # fmt: skip
+        "Meta elige Talavera",
+        "2026-11-06T07:00:00Z",
+        "es",
+        "news-sitemap",
+    )
     assert spider.crawler.stats.get_value("newswatch/skipped/older-than-since") == 2
 
 
 def test_a_broken_sitemap_fails_the_source():
     spider = make_spider(SitemapSpider)
-    response = XmlResponse("http://news.test/s.xml", body=b"<html>oops</html>",
-                           request=Request("http://news.test/s.xml"))  # fmt: skip
+    response = XmlResponse(
+        "http://news.test/s.xml",
+        body=b"<html>oops</html>",
+        request=Request("http://news.test/s.xml"),
+    )
     assert list(spider.parse(response)) == []
     assert spider.errors == ["http://news.test/s.xml: not a sitemap (root element <html>)"]
 
@@ -202,8 +236,11 @@ def test_site_spider_stops_at_max_depth_and_max_pages():
 
 def test_non_html_responses_are_skipped():
     spider = make_spider(FeedSpider)
-    response = TextResponse("http://news.test/a.pdf", body=b"%PDF-1.4",
-                            headers={"Content-Type": "application/pdf"},
-                            request=Request("http://news.test/a.pdf"))  # fmt: skip
+    response = TextResponse(
+        "http://news.test/a.pdf",
+        body=b"%PDF-1.4",
+        headers={"Content-Type": "application/pdf"},
+        request=Request("http://news.test/a.pdf"),
+    )
     assert list(spider.parse_article(response)) == []
     assert spider.crawler.stats.get_value("newswatch/skipped/not-html") == 1

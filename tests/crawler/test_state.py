@@ -47,16 +47,21 @@ def test_pending_until_decided_or_given_up(state: CrawlState) -> None:
     assert [a.url for a in state.pending("wire")] == ["http://a/4"]
     stored = state.article("http://a/1")
     assert (stored.outcome, stored.article_id, stored.revision, stored.attempts) == (
-        "stored", "id1", 1, 0
-    )  # fmt: skip
+        "stored",
+        "id1",
+        1,
+        0,
+    )
     assert (stored.last_status, stored.content_hash) == (200, "h1")
     assert state.article("http://a/4").attempts == 1
 
 
 def test_refresh_due_takes_young_stored_articles_not_fetched_lately(state: CrawlState) -> None:
     state.discover("wire", [("http://a/young", {}), ("http://a/old", {}), ("http://a/dropped", {})])
-    for url, published in (("http://a/young", "2026-05-10T12:00:00Z"),
-                           ("http://a/old", "2026-05-01T12:00:00Z")):  # fmt: skip
+    for url, published in (
+        ("http://a/young", "2026-05-10T12:00:00Z"),
+        ("http://a/old", "2026-05-01T12:00:00Z"),
+    ):
         state.fetched(url, 200, None)
         state.decided(url, "stored", url[-3:], 1, published)
     state.fetched("http://a/dropped", 200, None)
@@ -69,13 +74,22 @@ def test_refresh_due_takes_young_stored_articles_not_fetched_lately(state: Crawl
 
 
 def test_polls_keep_validators_and_count(state: CrawlState) -> None:
-    state.record_poll("wire", "http://a/feed", 200, interval=3600, etag='"v1"',
-                      last_modified="Mon, 04 May 2026 10:00:00 GMT", content_hash="abc")  # fmt: skip
+    state.record_poll(
+        "wire",
+        "http://a/feed",
+        200,
+        interval=3600,
+        etag='"v1"',
+        last_modified="Mon, 04 May 2026 10:00:00 GMT",
+        content_hash="abc",
+    )
     state.record_poll("wire", "http://a/feed", 304, interval=5400)
     poll = state.poll("wire", "http://a/feed")
     assert (poll.etag, poll.last_modified, poll.content_hash) == (
-        '"v1"', "Mon, 04 May 2026 10:00:00 GMT", "abc"
-    )  # fmt: skip
+        '"v1"',
+        "Mon, 04 May 2026 10:00:00 GMT",
+        "abc",
+    )
     assert (poll.polls, poll.interval, poll.last_status) == (2, 5400, 304)
     assert state.poll("wire", "http://a/other").polls == 0
 
@@ -87,8 +101,11 @@ def test_backoff_and_schedule_cover_every_url_of_a_source(state: CrawlState) -> 
     schedule = state.schedule("wire")
     assert schedule.interval == 600
     assert schedule.backoff_until == "2026-05-10T13:00:00Z"
-    assert [p.url for p in state.polls("wire")] == ["http://a/feed1", "http://a/feed2",
-                                                    "http://a/feed3"]  # fmt: skip
+    assert [p.url for p in state.polls("wire")] == [
+        "http://a/feed1",
+        "http://a/feed2",
+        "http://a/feed3",
+    ]
     assert all(p.backoff_until == "2026-05-10T13:00:00Z" for p in state.polls("wire"))
     assert state.schedule("never") == SourceSchedule()
 
@@ -107,11 +124,17 @@ def test_a_second_lock_on_a_source_is_refused_with_the_holders_pid(tmp_path: Pat
 
 def test_a_lock_dies_with_its_process(tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom crawler.state import SourceLock\n"
-         f"lock = SourceLock({str(tmp_path)!r}, 'wire')\nlock.acquire()\nprint('held', flush=True)\n"
-         "time.sleep(600)"],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom crawler.state import SourceLock\n"
+            f"lock = SourceLock({str(tmp_path)!r}, 'wire')\nlock.acquire()\nprint('held', flush=True)\n"
+            "time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
     try:
         assert holder.stdout.readline() == "held\n"
         with pytest.raises(SourceBusy, match=f"pid {holder.pid}"):

@@ -364,8 +364,11 @@ def article_html(
     """A good article page: JSON-LD ``NewsArticle`` (unless ``jsonld=False``), a headline
     and paragraphs of text; ``head`` and ``body_top`` add markup where a case needs it."""
     escaped = title.replace("&", "&amp;").replace("<", "&lt;")
-    data: dict[str, Any] = {"@context": "https://schema.org", "@type": "NewsArticle",
-                            "headline": title}  # fmt: skip
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": title,
+    }
     if published:
         data["datePublished"] = published
     ld = (
@@ -429,13 +432,21 @@ def write_config(
 ) -> Path:
     """A config for a fast crawl of 127.0.0.1: no delays, every topic kept."""
     sections = {
-        "crawler": {"download_delay": 0, "autothrottle": False,
-                    "concurrent_requests_per_domain": 8, "download_timeout": 20,
-                    "retry_backoff": 0.1, **(crawler or {})},
-        "filters": {"languages": ["en", "fr", "de", "pl", "cs"], "keep_unmatched": True,
-                    **(filters or {})},
+        "crawler": {
+            "download_delay": 0,
+            "autothrottle": False,
+            "concurrent_requests_per_domain": 8,
+            "download_timeout": 20,
+            "retry_backoff": 0.1,
+            **(crawler or {}),
+        },
+        "filters": {
+            "languages": ["en", "fr", "de", "pl", "cs"],
+            "keep_unmatched": True,
+            **(filters or {}),
+        },
         "store": {"path": str(path.parent / "store.db"), **(store or {})},
-    }  # fmt: skip
+    }
     lines = []
     for name, values in sections.items():
         lines.append(f"[{name}]")
@@ -518,8 +529,16 @@ class CrawlResult:
 
 
 def crawl_command(config: Path, drop_log: Path) -> list[str]:
-    return [sys.executable, "-m", "newswatch.cli", "--config", str(config), "crawl",
-            "--drop-log", str(drop_log)]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "newswatch.cli",
+        "--config",
+        str(config),
+        "crawl",
+        "--drop-log",
+        str(drop_log),
+    ]
 
 
 def child_env() -> dict[str, str]:
@@ -541,11 +560,17 @@ def run_crawl(
     path = write_config(tmp / "newswatch.toml", sources, **config)
     drop_log = tmp / "drops.jsonl"
     done = subprocess.run(
-        crawl_command(path, drop_log), cwd=tmp, env=child_env(), capture_output=True,
-        text=True, timeout=timeout, preexec_fn=preexec_fn,
-    )  # fmt: skip
-    return CrawlResult(done.returncode, done.stdout, done.stderr, drop_log,
-                       _store_path(path), server.url)  # fmt: skip
+        crawl_command(path, drop_log),
+        cwd=tmp,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=preexec_fn,
+    )
+    return CrawlResult(
+        done.returncode, done.stdout, done.stderr, drop_log, _store_path(path), server.url
+    )
 
 
 def start_crawl(
@@ -561,14 +586,20 @@ def start_crawl(
     path = write_config(tmp / "newswatch.toml", sources, **config)
     drop_log = tmp / "drops.jsonl"
     child = subprocess.Popen(
-        crawl_command(path, drop_log), cwd=tmp, env=child_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn,
-    )  # fmt: skip
+        crawl_command(path, drop_log),
+        cwd=tmp,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec_fn,
+    )
 
     def finish(timeout: float = 300) -> CrawlResult:
         stdout, stderr = child.communicate(timeout=timeout)
-        return CrawlResult(child.returncode, stdout, stderr, drop_log, _store_path(path),
-                           server.url)  # fmt: skip
+        return CrawlResult(
+            child.returncode, stdout, stderr, drop_log, _store_path(path), server.url
+        )
 
     return child, finish
 

@@ -73,8 +73,13 @@ class NewsSite:
 
     def add(self, number: int, published: str, words: str = "robot factory", **kw: object) -> Page:
         """Add article ``number`` (its path is ``/news/<number>.html``)."""
-        page = Page(f"/news/{number}.html", f"Report {number}: the {words} question",
-                    article_text(number, words), published, **kw)  # type: ignore[arg-type]  # fmt: skip
+        page = Page(
+            f"/news/{number}.html",
+            f"Report {number}: the {words} question",
+            article_text(number, words),
+            published,
+            **kw,
+        )  # type: ignore[arg-type]
         with self._lock:
             self.pages[page.path] = page
         return page

@@ -118,9 +118,16 @@ class DemoCrawl:
 
     def run(self, *extra: str) -> subprocess.CompletedProcess:
         return run_newswatch(
-            "demo", "--store", str(self.db), "--port", str(self.port),
-            "--drop-log", str(self.drops), *extra, cwd=self.tmp,
-        )  # fmt: skip
+            "demo",
+            "--store",
+            str(self.db),
+            "--port",
+            str(self.port),
+            "--drop-log",
+            str(self.drops),
+            *extra,
+            cwd=self.tmp,
+        )
 
     def store(self) -> SqliteStore:
         return SqliteStore(self.db, LANGUAGES)
@@ -173,8 +180,11 @@ def test_every_other_page_is_dropped_with_its_reason(demo):
 
 def test_robots_txt_keeps_the_private_draft_out(demo, store):
     # Never fetched, and reported: robots.txt forbids it.
-    drafts = [json.loads(line) for line in demo.drops.read_text().splitlines()
-              if "/private/draft.html" in line]  # fmt: skip
+    drafts = [
+        json.loads(line)
+        for line in demo.drops.read_text().splitlines()
+        if "/private/draft.html" in line
+    ]
     assert [(d["reason"], d["detail"]) for d in drafts] == [
         ("robots-txt", "forbidden by robots.txt")
     ]
@@ -205,30 +215,58 @@ def test_the_summary_counts_each_source(demo):
 @pytest.mark.parametrize(
     ("path", "title", "published", "authors"),
     [
-        (GW1, "OpenAI researchers defect to Meta's superintelligence lab",
-         "2026-11-04T09:30:00Z", ["Priya Raman"]),
-        ("/global-wire/2026/11/12/us-tightens-chip-export-rules-nvidia.html",
-         "US tightens chip export rules as Nvidia readies new China-compliant processor",
-         "2026-11-12T07:15:00Z", ["Daniel Osei", "Mark Hollis"]),
-        ("/daily-circuit/tech/zuckerberg-lab-lures-openai-staff.html",
-         "Zuckerberg's lab lures OpenAI staff with nine-figure offers",
-         "2026-11-04T19:20:00Z", ["Priya Raman", "Tom Whitfield"]),
-        ("/quotidien-numerique/tech/intelligence-artificielle-generale-hassabis-cooperation.html",
-         "Intelligence artificielle générale : Demis Hassabis appelle à une coopération internationale",
-         "2026-11-16T18:15:00Z", ["Élodie Perrin", "Camille Dubreuil"]),
+        (
+            GW1,
+            "OpenAI researchers defect to Meta's superintelligence lab",
+            "2026-11-04T09:30:00Z",
+            ["Priya Raman"],
+        ),
+        (
+            "/global-wire/2026/11/12/us-tightens-chip-export-rules-nvidia.html",
+            "US tightens chip export rules as Nvidia readies new China-compliant processor",
+            "2026-11-12T07:15:00Z",
+            ["Daniel Osei", "Mark Hollis"],
+        ),
+        (
+            "/daily-circuit/tech/zuckerberg-lab-lures-openai-staff.html",
+            "Zuckerberg's lab lures OpenAI staff with nine-figure offers",
+            "2026-11-04T19:20:00Z",
+            ["Priya Raman", "Tom Whitfield"],
+        ),
+        (
+            "/quotidien-numerique/tech/intelligence-artificielle-generale-hassabis-cooperation.html",
+            "Intelligence artificielle générale : Demis Hassabis appelle à une coopération internationale",
+            "2026-11-16T18:15:00Z",
+            ["Élodie Perrin", "Camille Dubreuil"],
+        ),
         # No author in the page: the Atom entry's author.
-        ("/quotidien-numerique/tech/course-a-l-ia-campus-centres-de-donnees-gravelines.html",
-         "Course à l'IA : un campus de centres de données de 1,4 gigawatt près de Dunkerque",
-         "2026-11-23T10:00:00Z", ["Nicolas Ferrand"]),
+        (
+            "/quotidien-numerique/tech/course-a-l-ia-campus-centres-de-donnees-gravelines.html",
+            "Course à l'IA : un campus de centres de données de 1,4 gigawatt près de Dunkerque",
+            "2026-11-23T10:00:00Z",
+            ["Nicolas Ferrand"],
+        ),
         # Date only in a <time> element of the byline.
-        ("/techbote/digital/eu-ki-verordnung-hochrisiko-aufschub.html",
-         None, "2026-11-19T11:30:00Z", ["Katrin Hoffmann"]),
-        ("/diario-digital/tecnologia/scale-ai-sede-europea-madrid.html",
-         None, "2026-11-18T08:45:00Z", ["Diego Castillo"]),
-        ("/corriere-tecnologico/tecnologia/ai-act-italia-autorita-vigilanza.html",
-         None, "2026-11-17T08:00:00Z", ["Chiara Esposito", "Giulia Ferraris"]),
+        (
+            "/techbote/digital/eu-ki-verordnung-hochrisiko-aufschub.html",
+            None,
+            "2026-11-19T11:30:00Z",
+            ["Katrin Hoffmann"],
+        ),
+        (
+            "/diario-digital/tecnologia/scale-ai-sede-europea-madrid.html",
+            None,
+            "2026-11-18T08:45:00Z",
+            ["Diego Castillo"],
+        ),
+        (
+            "/corriere-tecnologico/tecnologia/ai-act-italia-autorita-vigilanza.html",
+            None,
+            "2026-11-17T08:00:00Z",
+            ["Chiara Esposito", "Giulia Ferraris"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_extracted_metadata_of_named_pages(demo, store, path, title, published, authors):
     article = store.get(article_id(demo.base + path))
     assert article is not None
@@ -260,10 +298,13 @@ def test_page_without_date_takes_the_feed_date(demo):
     html = (SITE / "daily-circuit/sport/rovers-snatch-late-derby-win.html").read_text()
     page = FetchedPage(
         url=demo.base + "/daily-circuit/sport/rovers-snatch-late-derby-win.html",
-        requested_url="", status=200, html=html.replace("__HOST__", demo.base[7:]),
-        source="t", fetched_at="2026-11-27T00:00:00Z",
+        requested_url="",
+        status=200,
+        html=html.replace("__HOST__", demo.base[7:]),
+        source="t",
+        fetched_at="2026-11-27T00:00:00Z",
         hint=EntryHint(published_at="2026-11-21T17:45:00Z"),
-    )  # fmt: skip
+    )
     assert extract_article(page).published_at == "2026-11-21T17:45:00Z"
 
 
@@ -284,9 +325,12 @@ def test_near_duplicates_share_a_story(demo, store):
     assert story("/diario-digital/tecnologia/meta-elige-talavera-centro-de-datos-ia.html") == story(
         "/diario-digital/tecnologia/talavera-acogera-centro-de-datos-de-meta.html"
     )
-    others = STORED - {GW1, "/daily-circuit/tech/zuckerberg-lab-lures-openai-staff.html",
-                       "/diario-digital/tecnologia/meta-elige-talavera-centro-de-datos-ia.html",
-                       "/diario-digital/tecnologia/talavera-acogera-centro-de-datos-de-meta.html"}  # fmt: skip
+    others = STORED - {
+        GW1,
+        "/daily-circuit/tech/zuckerberg-lab-lures-openai-staff.html",
+        "/diario-digital/tecnologia/meta-elige-talavera-centro-de-datos-ia.html",
+        "/diario-digital/tecnologia/talavera-acogera-centro-de-datos-de-meta.html",
+    }
     assert all(story(p) == article_id(demo.base + p) for p in others)
 
 
@@ -367,13 +411,14 @@ def test_search_filters_and_date_sort(demo, store):
         "/diario-digital/tecnologia/carrera-de-la-ia-sueldos-laboratorio-superinteligencia.html",
         "/diario-digital/tecnologia/scale-ai-sede-europea-madrid.html",
     ]
-    assert search_paths(demo, store, "", sort="date", topics=["ai-race"],
-                        since="2026-11-18", until="2026-11-19") == [
+    assert search_paths(
+        demo, store, "", sort="date", topics=["ai-race"], since="2026-11-18", until="2026-11-19"
+    ) == [
         "/daily-circuit/tech/new-albany-weighs-meta-data-centre.html",
         "/techbote/digital/eu-ki-verordnung-hochrisiko-aufschub.html",
         "/global-wire/2026/11/18/anthropic-raises-30-billion.html",
         "/diario-digital/tecnologia/scale-ai-sede-europea-madrid.html",
-    ]  # fmt: skip
+    ]
     assert search_paths(demo, store, "Meta", sources=["demo-techbote"]) == [
         "/techbote/digital/superintelligenz-meta-lockt-deepmind-forscher.html"
     ]
@@ -391,8 +436,18 @@ def test_search_from_the_command_line_as_json(demo):
     assert demo.path(first["url"]) == (
         "/quotidien-numerique/tech/superintelligence-meta-recrute-chercheurs-parisiens.html"
     )
-    assert sorted(first) == ["highlights", "id", "language", "published_at", "score", "snippet",
-                             "source", "title", "topics", "url"]  # fmt: skip
+    assert sorted(first) == [
+        "highlights",
+        "id",
+        "language",
+        "published_at",
+        "score",
+        "snippet",
+        "source",
+        "title",
+        "topics",
+        "url",
+    ]
     assert first["language"] == "fr" and first["topics"] == ["ai-race"]
     start, end = first["highlights"][0]
     assert first["snippet"][start:end].lower() == "superintelligence"

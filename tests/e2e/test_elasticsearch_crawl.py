@@ -67,8 +67,12 @@ def newswatch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
     return subprocess.run(
         [sys.executable, "-m", "newswatch.cli", *args],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def totals(output: str) -> dict[str, int]:
@@ -99,8 +103,7 @@ class Crawl:
         return newswatch("--config", str(self.config), *args, cwd=self.tmp)
 
     def store(self) -> ElasticsearchStore:
-        return ElasticsearchStore.from_config(ElasticsearchConfig(**self.es), LANGUAGES,
-                                              environ={})  # fmt: skip
+        return ElasticsearchStore.from_config(ElasticsearchConfig(**self.es), LANGUAGES, environ={})
 
     def paths(self) -> list[str]:
         store = self.store()
@@ -117,8 +120,7 @@ class Crawl:
         return sorted(article_id(self.server.url + path) for path in STORED)
 
 
-def test_the_demo_crawl_stores_what_the_sqlite_crawl_stores(tmp_path, es_url, es_auth,
-                                                             es_client):  # fmt: skip
+def test_the_demo_crawl_stores_what_the_sqlite_crawl_stores(tmp_path, es_url, es_auth, es_client):
     with SiteServer(SITE) as server:
         crawl = Crawl(tmp_path, server, es_url, es_auth)
         first = crawl.run("crawl")
@@ -138,15 +140,17 @@ def test_the_demo_crawl_stores_what_the_sqlite_crawl_stores(tmp_path, es_url, es
             assert len(store.runs()) == 10  # five sources, two crawls
             # The SQLite demo's matches (tests/e2e/test_demo_crawl.py), newest first.
             hits = store.search(SearchRequest("superintelligence", sort="date", size=50)).hits
-            assert sorted(crawl.path(h.article.canonical_url) for h in hits) == sorted([
-                "/corriere-tecnologico/tecnologia/superintelligenza-meta-recluta-in-italia.html",
-                "/quotidien-numerique/tech/superintelligence-meta-recrute-chercheurs-parisiens.html",
-                GW1,
-                "/quotidien-numerique/tech/intelligence-artificielle-generale-hassabis-cooperation.html",
-                "/daily-circuit/tech/agi-timelines-altman-hassabis-amodei.html",
-                "/daily-circuit/tech/zuckerberg-lab-lures-openai-staff.html",
-                "/daily-circuit/tech/new-albany-weighs-meta-data-centre.html",
-            ])  # fmt: skip
+            assert sorted(crawl.path(h.article.canonical_url) for h in hits) == sorted(
+                [
+                    "/corriere-tecnologico/tecnologia/superintelligenza-meta-recluta-in-italia.html",
+                    "/quotidien-numerique/tech/superintelligence-meta-recrute-chercheurs-parisiens.html",
+                    GW1,
+                    "/quotidien-numerique/tech/intelligence-artificielle-generale-hassabis-cooperation.html",
+                    "/daily-circuit/tech/agi-timelines-altman-hassabis-amodei.html",
+                    "/daily-circuit/tech/zuckerberg-lab-lures-openai-staff.html",
+                    "/daily-circuit/tech/new-albany-weighs-meta-data-centre.html",
+                ]
+            )
             dates = [h.article.published_at for h in hits]
             assert dates == sorted(dates, reverse=True)
         finally:
@@ -229,8 +233,9 @@ def test_an_outage_in_the_middle_of_a_crawl_loses_nothing(tmp_path, es_node_fact
         # Sent, or dropped as the copy of an article stored before the outage.
         summary = re.fullmatch(
             r"(\d+) queued article\(s\) sent \(\d+ new, \d+ updated, \d+ unchanged\)"
-            r"(?:, (\d+) dropped as duplicates)?, 5 crawl record\(s\) sent\n", flushed.stdout
-        )  # fmt: skip
+            r"(?:, (\d+) dropped as duplicates)?, 5 crawl record\(s\) sent\n",
+            flushed.stdout,
+        )
         assert summary, flushed.stdout
         assert int(summary[1]) + int(summary[2] or 0) == pending
         assert Outbox(crawl.outbox).pending(kind=None) == 0
@@ -244,8 +249,14 @@ def test_an_outage_in_the_middle_of_a_crawl_loses_nothing(tmp_path, es_node_fact
             assert len(store.runs()) == 5
             # The duplicate stage ran again on the queued articles: stories are linked.
             story = store.get(article_id(server.url + GW1)).story_id
-            assert story == store.get(article_id(
-                server.url + "/daily-circuit/tech/zuckerberg-lab-lures-openai-staff.html")).story_id  # fmt: skip
+            assert (
+                story
+                == store.get(
+                    article_id(
+                        server.url + "/daily-circuit/tech/zuckerberg-lab-lures-openai-staff.html"
+                    )
+                ).story_id
+            )
         finally:
             store.close()
 
@@ -260,7 +271,9 @@ def test_flush_with_nothing_queued_and_with_a_sqlite_store(tmp_path, es_url, es_
         crawl = Crawl(tmp_path, server, es_url, es_auth)
         result = crawl.run("flush")
         assert (result.returncode, result.stdout) == (
-            0, "0 queued article(s) sent (0 new, 0 updated, 0 unchanged)\n")  # fmt: skip
+            0,
+            "0 queued article(s) sent (0 new, 0 updated, 0 unchanged)\n",
+        )
     sqlite = tmp_path / "sqlite.toml"
     sqlite.write_text('[store]\nbackend = "sqlite"\npath = "x.db"\n', encoding="utf-8")
     result = newswatch("--config", str(sqlite), "flush", cwd=tmp_path)

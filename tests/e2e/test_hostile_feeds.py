@@ -50,11 +50,16 @@ def _serve(server: HostileServer) -> dict[str, list[str]]:
 
     # Malformed XML that feedparser still reads: a bare &, an unclosed tag, no </rss>.
     good = add_articles(server, "/malformed", 2)
-    items = "".join(f"<item><title>A & B <b>{p}</title><link>{server.url}{p}</link></item>"
-                    for p in good)  # fmt: skip
-    server.route("/malformed/feed.xml", Page(
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Broken & co</title>{items}',
-        RSS))  # fmt: skip
+    items = "".join(
+        f"<item><title>A & B <b>{p}</title><link>{server.url}{p}</link></item>" for p in good
+    )
+    server.route(
+        "/malformed/feed.xml",
+        Page(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>Broken & co</title>{items}',
+            RSS,
+        ),
+    )
     expect["malformed"] = good
 
     # Declared encodings that lie: the XML says iso-8859-1 over UTF-8 bytes; the header
@@ -65,9 +70,15 @@ def _serve(server: HostileServer) -> dict[str, list[str]]:
         "/encoding/declared.xml",
         Page(rss([{"title": title, "link": server.url + good[0]}], encoding="iso-8859-1"), RSS),
     )
-    server.route("/encoding/header.xml", Page(
-        rss([{"title": title, "link": server.url + good[1]}], encoding="utf-8").encode("cp1252"),
-        "application/rss+xml; charset=utf-8"))  # fmt: skip
+    server.route(
+        "/encoding/header.xml",
+        Page(
+            rss([{"title": title, "link": server.url + good[1]}], encoding="utf-8").encode(
+                "cp1252"
+            ),
+            "application/rss+xml; charset=utf-8",
+        ),
+    )
     expect["encoding"] = good
 
     # HTML where a feed should be: as text/html, and labelled as RSS.
@@ -81,49 +92,84 @@ def _serve(server: HostileServer) -> dict[str, list[str]]:
     expect["html-feed"] = good
 
     # Relative links: against the feed's URL in RSS, against xml:base in Atom.
-    for path in ("/relative/a.html", "/relative/news/b.html", "/atom-base/sub/c.html",
-                 "/elsewhere/d.html"):  # fmt: skip
+    for path in (
+        "/relative/a.html",
+        "/relative/news/b.html",
+        "/atom-base/sub/c.html",
+        "/elsewhere/d.html",
+    ):
         server.route(path, Page(article_html(f"Relative {path}", zlib.crc32(path.encode()))))
-    server.route("/relative/feed.xml", Page(rss([
-        {"title": "A", "link": "/relative/a.html"}, {"title": "B", "link": "news/b.html"},
-    ]), RSS))  # fmt: skip
-    server.route("/relative/atom.xml", Page(
-        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"'
-        ' xml:base="http://__HOST__/atom-base/"><title>T</title><id>urn:t</id>'
-        '<updated>2026-11-03T00:00:00Z</updated>'
-        '<entry xml:base="sub/"><title>C</title><link href="c.html"/><id>urn:c</id>'
-        '<updated>2026-11-03T00:00:00Z</updated></entry>'
-        '<entry><title>D</title><link href="/elsewhere/d.html"/><id>urn:d</id>'
-        '<updated>2026-11-03T00:00:00Z</updated></entry></feed>',
-        "application/atom+xml"))  # fmt: skip
-    expect["relative"] = ["/relative/a.html", "/relative/news/b.html", "/atom-base/sub/c.html",
-                          "/elsewhere/d.html"]  # fmt: skip
+    server.route(
+        "/relative/feed.xml",
+        Page(
+            rss(
+                [
+                    {"title": "A", "link": "/relative/a.html"},
+                    {"title": "B", "link": "news/b.html"},
+                ]
+            ),
+            RSS,
+        ),
+    )
+    server.route(
+        "/relative/atom.xml",
+        Page(
+            '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"'
+            ' xml:base="http://__HOST__/atom-base/"><title>T</title><id>urn:t</id>'
+            "<updated>2026-11-03T00:00:00Z</updated>"
+            '<entry xml:base="sub/"><title>C</title><link href="c.html"/><id>urn:c</id>'
+            "<updated>2026-11-03T00:00:00Z</updated></entry>"
+            '<entry><title>D</title><link href="/elsewhere/d.html"/><id>urn:d</id>'
+            "<updated>2026-11-03T00:00:00Z</updated></entry></feed>",
+            "application/atom+xml",
+        ),
+    )
+    expect["relative"] = [
+        "/relative/a.html",
+        "/relative/news/b.html",
+        "/atom-base/sub/c.html",
+        "/elsewhere/d.html",
+    ]
 
     # Entries without a usable link, next to good ones.
     good = add_articles(server, "/no-link", 2)
-    server.route("/no-link/feed.xml", Page(rss([
-        {"title": "No link at all", "description": "x"},
-        {"title": "Empty link", "link": ""},
-        {"title": "Script link", "link": "javascript:void(0)"},
-        *_items(server, good),
-    ]), RSS))  # fmt: skip
+    server.route(
+        "/no-link/feed.xml",
+        Page(
+            rss(
+                [
+                    {"title": "No link at all", "description": "x"},
+                    {"title": "Empty link", "link": ""},
+                    {"title": "Script link", "link": "javascript:void(0)"},
+                    *_items(server, good),
+                ]
+            ),
+            RSS,
+        ),
+    )
     expect["no-link"] = good
 
     # Every entry three times, the copies with tracking parameters and fragments.
     good = add_articles(server, "/duplicates", 3)
     copies = []
     for path in good:
-        copies += [{"title": path, "link": server.url + path},
-                   {"title": path, "link": escape(f"{server.url}{path}?utm_source=rss&fbclid=1")},
-                   {"title": path, "link": f"{server.url}{path}#comments"}]  # fmt: skip
+        copies += [
+            {"title": path, "link": server.url + path},
+            {"title": path, "link": escape(f"{server.url}{path}?utm_source=rss&fbclid=1")},
+            {"title": path, "link": f"{server.url}{path}#comments"},
+        ]
     server.route("/duplicates/feed.xml", Page(rss(copies), RSS))
     expect["duplicates"] = good
 
     # Ten thousand entries over a handful of URLs.
     good = add_articles(server, "/ten-thousand", DISTINCT)
-    many = [{"title": f"Entry {n}",
-             "link": escape(f"{server.url}{good[n % DISTINCT]}?utm_content={n}#e{n}")}
-            for n in range(ENTRIES)]  # fmt: skip
+    many = [
+        {
+            "title": f"Entry {n}",
+            "link": escape(f"{server.url}{good[n % DISTINCT]}?utm_content={n}#e{n}"),
+        }
+        for n in range(ENTRIES)
+    ]
     server.route("/ten-thousand/feed.xml", Page(rss(many), RSS))
     expect["ten-thousand"] = good
 
@@ -159,8 +205,9 @@ def crawl(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("feeds")
     with HostileServer() as server:
         expect = _serve(server)
-        sources = [feed_source(name, *(server.url + p for p in paths))
-                   for name, paths in SOURCES.items()]  # fmt: skip
+        sources = [
+            feed_source(name, *(server.url + p for p in paths)) for name, paths in SOURCES.items()
+        ]
         result = run_crawl(tmp, server, sources)
         result.extra.update(expect=expect, server=server)
         yield result
@@ -194,9 +241,11 @@ def test_a_malformed_feed_is_read_and_reported(crawl):
 def test_feeds_with_a_wrong_declared_encoding_are_read(crawl):
     assert crawl.row("encoding")[2:5] == ["ok", "4", "2"]
     # The header's utf-8 over windows-1252 bytes: feedparser notices and says so.
-    assert (f"encoding: warning: {crawl.base}/encoding/header.xml: malformed feed, 1 entries"
-            " read anyway (document declared as utf-8, but parsed as windows-1252)"
-            in crawl.stdout.splitlines())  # fmt: skip
+    assert (
+        f"encoding: warning: {crawl.base}/encoding/header.xml: malformed feed, 1 entries"
+        " read anyway (document declared as utf-8, but parsed as windows-1252)"
+        in crawl.stdout.splitlines()
+    )
 
 
 def test_html_served_as_a_feed_fails_the_source_with_a_one_line_reason(crawl):
@@ -215,8 +264,11 @@ def test_html_served_as_a_feed_fails_the_source_with_a_one_line_reason(crawl):
 
 def test_relative_links_and_xml_base_are_resolved(crawl):
     assert _stored_by_source(crawl)["relative"] == {
-        "/relative/a.html", "/relative/news/b.html", "/atom-base/sub/c.html", "/elsewhere/d.html"
-    }  # fmt: skip
+        "/relative/a.html",
+        "/relative/news/b.html",
+        "/atom-base/sub/c.html",
+        "/elsewhere/d.html",
+    }
     assert crawl.row("relative")[2:5] == ["ok", "6", "4"]
 
 
@@ -224,13 +276,25 @@ def test_entries_without_a_link_are_reported(crawl):
     feed = "/no-link/feed.xml"
     records = [d for d in crawl.drops() if d["source"] == "no-link"]
     assert records == [
-        {"url": feed, "source": "no-link", "reason": "entry-without-link",
-         "detail": "entry 'No link at all': link None"},
-        {"url": feed, "source": "no-link", "reason": "entry-without-link",
-         "detail": "entry 'Empty link': link ''"},
-        {"url": feed, "source": "no-link", "reason": "entry-without-link",
-         "detail": "entry 'Script link': link 'javascript:void(0)'"},
-    ]  # fmt: skip
+        {
+            "url": feed,
+            "source": "no-link",
+            "reason": "entry-without-link",
+            "detail": "entry 'No link at all': link None",
+        },
+        {
+            "url": feed,
+            "source": "no-link",
+            "reason": "entry-without-link",
+            "detail": "entry 'Empty link': link ''",
+        },
+        {
+            "url": feed,
+            "source": "no-link",
+            "reason": "entry-without-link",
+            "detail": "entry 'Script link': link 'javascript:void(0)'",
+        },
+    ]
     assert crawl.dropped_column("no-link") == {"entry-without-link": 3}
 
 

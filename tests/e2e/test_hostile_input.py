@@ -32,14 +32,48 @@ from search.query import QuerySyntaxError, analyze_query, parse
 
 # Deterministic and bounded: the same examples every run, no deadline on slow machines,
 # nothing written to a .hypothesis directory.
-SETTINGS = settings(max_examples=200, derandomize=True, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+SETTINGS = settings(
+    max_examples=200,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 LANGUAGES = ["en", "fr", "de", "es", "it"]
 
 # Pieces of the query language and of other search engines' syntax, to be put together.
-QUERY_TOKENS = ['"', "(", ")", "-", "*", "OR", "AND", "NOT", "NEAR", "a", "chip*", '"x y"',
-                "-(", "title:x", "^2", "~", "\\", "'", "é", "İ", "ß", "\x00", "\u200b",
-                "*a", "a*b", "--a", '""', "()", "Meta", "l'IA"]  # fmt: skip
+QUERY_TOKENS = [
+    '"',
+    "(",
+    ")",
+    "-",
+    "*",
+    "OR",
+    "AND",
+    "NOT",
+    "NEAR",
+    "a",
+    "chip*",
+    '"x y"',
+    "-(",
+    "title:x",
+    "^2",
+    "~",
+    "\\",
+    "'",
+    "é",
+    "İ",
+    "ß",
+    "\x00",
+    "\u200b",
+    "*a",
+    "a*b",
+    "--a",
+    '""',
+    "()",
+    "Meta",
+    "l'IA",
+]
 queries = st.one_of(
     st.text(max_size=120),
     st.lists(st.one_of(st.sampled_from(QUERY_TOKENS), st.text(max_size=4)), max_size=25).map(
@@ -85,11 +119,20 @@ def _corpus() -> list[Article]:
     articles = []
     for n, (language, title, body) in enumerate(rows):
         url = f"https://example.test/{n}"
-        articles.append(Article(
-            id=article_id(url), url=url, canonical_url=url, title=title, body=body,
-            source=f"source-{n % 2}", fetched_at="2026-11-21T00:00:00Z",
-            published_at=f"2026-11-0{n + 1}T10:00:00Z", language=language, topics=["ai-race"],
-        ))  # fmt: skip
+        articles.append(
+            Article(
+                id=article_id(url),
+                url=url,
+                canonical_url=url,
+                title=title,
+                body=body,
+                source=f"source-{n % 2}",
+                fetched_at="2026-11-21T00:00:00Z",
+                published_at=f"2026-11-0{n + 1}T10:00:00Z",
+                language=language,
+                topics=["ai-race"],
+            )
+        )
     return articles
 
 
@@ -136,9 +179,11 @@ def elasticsearch_store(es_url, es_auth):
     from pipelines.stores.elasticsearch import ElasticsearchStore
 
     config = ElasticsearchConfig(
-        url=es_url, index=f"newswatch-test-hostile-{uuid.uuid4().hex[:12]}",
-        username=es_auth[0] if es_auth else None, password=es_auth[1] if es_auth else None,
-    )  # fmt: skip
+        url=es_url,
+        index=f"newswatch-test-hostile-{uuid.uuid4().hex[:12]}",
+        username=es_auth[0] if es_auth else None,
+        password=es_auth[1] if es_auth else None,
+    )
     store = ElasticsearchStore.from_config(config, LANGUAGES, environ={})
     store.upsert_many(_corpus())
     yield store
@@ -166,8 +211,12 @@ def test_a_bad_query_on_the_command_line_is_one_line_and_exit_status_2(tmp_path,
     done = subprocess.run(
         # "--": a query may start with "-", as an exclusion does.
         [sys.executable, "-m", "newswatch.cli", "--config", str(config), "search", "--", query],
-        cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == message + "\n"
@@ -195,15 +244,22 @@ http_urls = st.builds(
         + (f"#{fragment}" if fragment else "")
     ),
     st.sampled_from(["http", "https", "HTTP"]),
-    st.builds("{}{}".format, st.from_regex(r"[a-z][a-z0-9-]{0,10}\.(test|example)", fullmatch=True),
-              st.one_of(st.just(""), st.integers(1, 65535).map(":{}".format))),
+    st.builds(
+        "{}{}".format,
+        st.from_regex(r"[a-z][a-z0-9-]{0,10}\.(test|example)", fullmatch=True),
+        st.one_of(st.just(""), st.integers(1, 65535).map(":{}".format)),
+    ),
     st.lists(st.text(_path_chars, max_size=8), max_size=4),
-    st.lists(st.tuples(st.one_of(session_params, st.from_regex(r"[a-z_]{1,6}", fullmatch=True)),
-                       st.text(st.characters(blacklist_categories=["Cs", "Cc"]), max_size=6)),
-             max_size=4),
+    st.lists(
+        st.tuples(
+            st.one_of(session_params, st.from_regex(r"[a-z_]{1,6}", fullmatch=True)),
+            st.text(st.characters(blacklist_categories=["Cs", "Cc"]), max_size=6),
+        ),
+        max_size=4,
+    ),
     st.one_of(st.none(), st.from_regex(r"[A-F0-9]{4,12}", fullmatch=True)),
     st.one_of(st.none(), st.text(max_size=5)),
-)  # fmt: skip
+)
 
 
 @SETTINGS
@@ -242,8 +298,19 @@ FEEDS = [
 
 
 # Bytes that break XML in telling ways: markup, entities, a BOM, a NUL, a bad link.
-INSERTS = [b"<", b">", b"&", b"]]>", b"<item>", b"</channel>", b"\xff\xfe", b"\x00",
-           b'<!DOCTYPE x [<!ENTITY e "e">]>', b"&e;", b"<link>javascript:x</link>"]  # fmt: skip
+INSERTS = [
+    b"<",
+    b">",
+    b"&",
+    b"]]>",
+    b"<item>",
+    b"</channel>",
+    b"\xff\xfe",
+    b"\x00",
+    b'<!DOCTYPE x [<!ENTITY e "e">]>',
+    b"&e;",
+    b"<link>javascript:x</link>",
+]
 
 
 @st.composite
@@ -279,8 +346,9 @@ def _spider(cls):
 def _parse_anything(cls, body: bytes, content_type: str) -> None:
     spider = _spider(cls)
     url = "http://news.test/feed.xml"
-    response = XmlResponse(url, body=body, headers={"Content-Type": content_type},
-                           request=Request(url))  # fmt: skip
+    response = XmlResponse(
+        url, body=body, headers={"Content-Type": content_type}, request=Request(url)
+    )
     output = list(spider.parse(response))
     assert all(isinstance(r, Request) for r in output)
     assert all(r.url.startswith(("http://", "https://")) for r in output)
@@ -288,8 +356,15 @@ def _parse_anything(cls, body: bytes, content_type: str) -> None:
         assert "\n" not in error
 
 
-content_types = st.sampled_from(["application/rss+xml", "text/html; charset=utf-8",
-                                 "application/xml; charset=iso-8859-2", "text/plain", ""])  # fmt: skip
+content_types = st.sampled_from(
+    [
+        "application/rss+xml",
+        "text/html; charset=utf-8",
+        "application/xml; charset=iso-8859-2",
+        "text/plain",
+        "",
+    ]
+)
 
 
 @SETTINGS
@@ -316,17 +391,27 @@ def test_the_sitemap_spider_takes_any_bytes(body, content_type):
 @SETTINGS
 @given(st.binary(max_size=3000), st.one_of(st.none(), st.text(max_size=40)), content_types)
 def test_page_decoding_takes_any_bytes(body, language, content_type):
-    response = HtmlResponse("http://news.test/a", body=body,
-                            headers={"Content-Type": content_type} if content_type else {})  # fmt: skip
+    response = HtmlResponse(
+        "http://news.test/a",
+        body=body,
+        headers={"Content-Type": content_type} if content_type else {},
+    )
     assert isinstance(page_text(response, [language]), str)
 
 
 @settings(SETTINGS, max_examples=100)
-@given(st.one_of(st.text(max_size=3000), st.binary(max_size=3000).map(
-    lambda b: b.decode("latin-1"))))  # fmt: skip
+@given(
+    st.one_of(st.text(max_size=3000), st.binary(max_size=3000).map(lambda b: b.decode("latin-1")))
+)
 def test_extraction_takes_any_text(html):
-    page = FetchedPage(url="http://news.test/a", requested_url="http://news.test/a", status=200,
-                       html=html, source="t", fetched_at="2026-11-21T00:00:00Z")  # fmt: skip
+    page = FetchedPage(
+        url="http://news.test/a",
+        requested_url="http://news.test/a",
+        status=200,
+        html=html,
+        source="t",
+        fetched_at="2026-11-21T00:00:00Z",
+    )
     try:
         article = extract_article(page)
     except NotAnArticle as reason:

@@ -66,22 +66,33 @@ PAGES: dict[str, tuple[bytes | str, str | None]] = {
     "/enc/8859-2-undeclared.html": (_polish(6), "text/html"),
     # The header contradicts the page's <meta>: the header wins.
     "/enc/header-right-meta-wrong.html": (
-        _western(7, '<meta charset="utf-8">'), "text/html; charset=windows-1252"
+        _western(7, '<meta charset="utf-8">'),
+        "text/html; charset=windows-1252",
     ),
     "/enc/header-wrong-meta-right.html": (_polish(8, META_8859_2), "text/html; charset=utf-8"),
     "/meta/broken-jsonld.html": (
-        article_html("Headline in the page", 13, jsonld=False, head=BROKEN_JSONLD), "text/html"
+        article_html("Headline in the page", 13, jsonld=False, head=BROKEN_JSONLD),
+        "text/html",
     ),
     "/meta/dates-all-three.html": (
-        article_html("All three dates", 14, published="2026-11-01T08:00:00Z",
-                     head=DATES_META, body_top=DATES_TIME), "text/html",
+        article_html(
+            "All three dates",
+            14,
+            published="2026-11-01T08:00:00Z",
+            head=DATES_META,
+            body_top=DATES_TIME,
+        ),
+        "text/html",
     ),
     "/meta/dates-meta-and-time.html": (
-        article_html("Meta and time dates", 15, published=None, head=DATES_META,
-                     body_top=DATES_TIME), "text/html",
+        article_html(
+            "Meta and time dates", 15, published=None, head=DATES_META, body_top=DATES_TIME
+        ),
+        "text/html",
     ),
     "/meta/dates-time-only.html": (
-        article_html("Time date only", 16, published=None, body_top=DATES_TIME), "text/html"
+        article_html("Time date only", 16, published=None, body_top=DATES_TIME),
+        "text/html",
     ),
     "/bad/empty.html": (b"", "text/html; charset=utf-8"),
     "/bad/markup-only.html": (
@@ -92,11 +103,16 @@ PAGES: dict[str, tuple[bytes | str, str | None]] = {
     ),
     "/bad/nested.html": (
         "<html><head><title>Deep</title><meta property='og:type' content='article'></head>"
-        "<body>" + "<div>" * 5000 + "<p>" + " ".join(text(18)) + "</p>" + "</div>" * 5000
+        "<body>"
+        + "<div>" * 5000
+        + "<p>"
+        + " ".join(text(18))
+        + "</p>"
+        + "</div>" * 5000
         + "</body></html>",
         "text/html; charset=utf-8",
-    ),  # fmt: skip
-}  # fmt: skip
+    ),
+}
 
 BIG_PARAGRAPHS = text(19, paragraphs=20_200, words=80)  # 10.3 MB: under the 10 MiB cap
 

@@ -80,8 +80,9 @@ class LockHolder:
             "print(time.time(), flush=True)\n"
             "db.execute('COMMIT')\n"
         )
-        self.process = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert self.process.stdout.readline() == "locked\n"
 
     def release(self) -> float:
@@ -161,8 +162,9 @@ def test_a_store_locked_too_long_stops_the_crawl_with_one_line(tmp_path):
             for n, path in enumerate(paths):
                 server.route(path, first_three_then_wait(Page(article_html(path, 700 + n))))
             feed = _feed(server, paths)
-            result = run_crawl(tmp_path, server, [feed_source("locked", feed)],
-                               store={"busy_timeout": 1})  # fmt: skip
+            result = run_crawl(
+                tmp_path, server, [feed_source("locked", feed)], store={"busy_timeout": 1}
+            )
             requested = sum(server.count(p) for p in paths)
     finally:
         holder.stop()
@@ -227,8 +229,9 @@ def test_a_full_disk_stops_the_crawl_and_keeps_what_was_committed(tmp_path):
         feed = _feed(server, good)
         # Room for the files the crawl writes, but the store's write-ahead log fills
         # up after a few articles.
-        result = run_crawl(tmp_path, server, [feed_source("full", feed)],
-                           preexec_fn=_limit_file_size(256 * 1024))  # fmt: skip
+        result = run_crawl(
+            tmp_path, server, [feed_source("full", feed)], preexec_fn=_limit_file_size(256 * 1024)
+        )
     assert result.returncode == 1, result.output
     assert_no_traceback(result)
     assert result.row("full")[2] == "failed"

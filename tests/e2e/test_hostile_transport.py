@@ -93,10 +93,16 @@ def crawl(tmp_path_factory: pytest.TempPathFactory):
             "/feed.xml", Page(rss({"title": p, "link": server.url + p} for p in links), RSS)
         )
         result = run_crawl(
-            tmp, server, [feed_source("transport", server.url + "/feed.xml")],
-            crawler={"download_timeout": TIMEOUT, "max_response_bytes": CAP,
-                     "retry_times": 2, "retry_backoff": BACKOFF},
-        )  # fmt: skip
+            tmp,
+            server,
+            [feed_source("transport", server.url + "/feed.xml")],
+            crawler={
+                "download_timeout": TIMEOUT,
+                "max_response_bytes": CAP,
+                "retry_times": 2,
+                "retry_backoff": BACKOFF,
+            },
+        )
         result.extra.update(good=good, server=server)
         yield result
 
@@ -119,19 +125,22 @@ EXPECTED_DROPS = {
     "/cap/gzip-bomb.html": ("too-large", f"over {CAP} bytes once decompressed"),
     "/cap/ten-megabytes.html": ("too-large", f"over {CAP} bytes"),
     "/redirect/loop-a.html": (
-        "redirect-loop", "redirects back to http://__HOST__/redirect/loop-a.html"
+        "redirect-loop",
+        "redirects back to http://__HOST__/redirect/loop-a.html",
     ),
     "/redirect/chain/0": ("redirect-loop", "more than 10 redirects"),
     "/slow/timeout.html": ("timeout", f"no complete response within {TIMEOUT} s (3 attempts)"),
     "/reset/at-once.html": (
-        "connection-lost", "the server closed the connection mid-response (3 attempts)"
+        "connection-lost",
+        "the server closed the connection mid-response (3 attempts)",
     ),
     "/reset/mid-body.html": (
-        "connection-lost", "the server closed the connection mid-response (3 attempts)"
+        "connection-lost",
+        "the server closed the connection mid-response (3 attempts)",
     ),
     "/retry/broken.html": ("http-500", "HTTP 500 Internal Server Error (3 attempts)"),
     "/private/secret.html": ("robots-txt", "forbidden by robots.txt"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("path", sorted(EXPECTED_DROPS))
@@ -139,15 +148,25 @@ def test_each_failure_is_in_the_drop_log_with_its_reason(crawl, path):
     host = crawl.base.removeprefix("http://")
     records = [d for d in crawl.drops() if d["url"] == path]
     reason, detail = EXPECTED_DROPS[path]
-    assert records == [{"url": path, "source": "transport", "reason": reason,
-                        "detail": detail.replace("__HOST__", host)}]  # fmt: skip
+    assert records == [
+        {
+            "url": path,
+            "source": "transport",
+            "reason": reason,
+            "detail": detail.replace("__HOST__", host),
+        }
+    ]
 
 
 def test_the_summary_counts_failures_by_reason(crawl):
     assert crawl.dropped_column("transport") == {
-        "connection-lost": 2, "http-500": 1, "redirect-loop": 2, "robots-txt": 1, "timeout": 1,
+        "connection-lost": 2,
+        "http-500": 1,
+        "redirect-loop": 2,
+        "robots-txt": 1,
+        "timeout": 1,
         "too-large": 4,
-    }  # fmt: skip
+    }
 
 
 def test_over_the_cap_the_body_is_not_read_to_the_end(crawl):
@@ -215,8 +234,12 @@ def files_crawl(tmp_path_factory: pytest.TempPathFactory):
             "/feed.xml", Page(rss({"title": p, "link": server.url + p} for p in links), RSS)
         )
         # The size cap is above both files: only the Content-Type stops them.
-        result = run_crawl(tmp, server, [feed_source("files", server.url + "/feed.xml")],
-                           crawler={"max_response_bytes": 2 * PDF})  # fmt: skip
+        result = run_crawl(
+            tmp,
+            server,
+            [feed_source("files", server.url + "/feed.xml")],
+            crawler={"max_response_bytes": 2 * PDF},
+        )
         result.extra.update(good=good, server=server)
         yield result
 
@@ -226,10 +249,19 @@ def test_non_html_files_are_skipped_without_downloading_them(files_crawl):
     assert_no_traceback(files_crawl)
     assert set(files_crawl.stored()) == set(files_crawl.extra["good"])
     assert sorted(files_crawl.drops(), key=lambda d: d["url"]) == [
-        {"url": "/files/photo.jpg", "source": "files", "reason": "not-html", "detail": "image/jpeg"},
-        {"url": "/files/report.pdf", "source": "files", "reason": "not-html",
-         "detail": "application/pdf"},
-    ]  # fmt: skip
+        {
+            "url": "/files/photo.jpg",
+            "source": "files",
+            "reason": "not-html",
+            "detail": "image/jpeg",
+        },
+        {
+            "url": "/files/report.pdf",
+            "source": "files",
+            "reason": "not-html",
+            "detail": "application/pdf",
+        },
+    ]
     server = files_crawl.extra["server"]
     assert server.count("/files/report.pdf") == 1
     assert server.count("/files/photo.jpg") == 1

@@ -53,8 +53,10 @@ def _links(exchange: Exchange, prefix: str, month: str) -> str:
 def _calendar(prefix: str):
     def serve(exchange: Exchange) -> None:
         month = exchange.hit.query.get("month", ["2026-11"])[0]
-        body = (f"<html><head><title>Events {month}</title></head><body><h1>{month}</h1>"
-                f"{_links(exchange, prefix, month)}</body></html>")  # fmt: skip
+        body = (
+            f"<html><head><title>Events {month}</title></head><body><h1>{month}</h1>"
+            f"{_links(exchange, prefix, month)}</body></html>"
+        )
         Page(body)(exchange)
 
     return serve
@@ -62,11 +64,15 @@ def _calendar(prefix: str):
 
 def _home(prefix: str):
     def serve(exchange: Exchange) -> None:
-        links = "".join(f'<li><a href="{prefix}/articles/{n}.html?sid={_session(exchange, n)}">'
-                        f"story {n}</a></li>" for n in range(ARTICLES))  # fmt: skip
-        Page(f"<html><head><title>Home</title></head><body><h1>News</h1><ul>{links}<li>"
-             f'<a href="{prefix}/calendar?month=2026-11">events</a></li></ul></body></html>'
-             )(exchange)  # fmt: skip
+        links = "".join(
+            f'<li><a href="{prefix}/articles/{n}.html?sid={_session(exchange, n)}">'
+            f"story {n}</a></li>"
+            for n in range(ARTICLES)
+        )
+        Page(
+            f"<html><head><title>Home</title></head><body><h1>News</h1><ul>{links}<li>"
+            f'<a href="{prefix}/calendar?month=2026-11">events</a></li></ul></body></html>'
+        )(exchange)
 
     return serve
 
@@ -74,8 +80,11 @@ def _home(prefix: str):
 def _article(prefix: str):
     def serve(exchange: Exchange) -> None:
         n = int(exchange.hit.path.rsplit("/", 1)[1].split(".")[0])
-        html = article_html(f"Story {n} of {prefix}", zlib.crc32(f"{prefix}{n}".encode()),
-                            body_top=_links(exchange, prefix, "2026-11"))  # fmt: skip
+        html = article_html(
+            f"Story {n} of {prefix}",
+            zlib.crc32(f"{prefix}{n}".encode()),
+            body_top=_links(exchange, prefix, "2026-11"),
+        )
         Page(html)(exchange)
 
     return serve
@@ -90,11 +99,23 @@ def crawl(tmp_path_factory: pytest.TempPathFactory):
             server.route(prefix + "/calendar", _calendar(prefix))
             server.route_prefix(prefix + "/articles/", _article(prefix))
         sources = [
-            {"name": "by-depth", "kind": "site", "urls": [f"{server.url}/depth/"],
-             "allow": ["/depth/"], "max_depth": MAX_DEPTH, "max_pages": 500},
-            {"name": "by-cap", "kind": "site", "urls": [f"{server.url}/cap/"],
-             "allow": ["/cap/"], "max_depth": 20, "max_pages": MAX_PAGES},
-        ]  # fmt: skip
+            {
+                "name": "by-depth",
+                "kind": "site",
+                "urls": [f"{server.url}/depth/"],
+                "allow": ["/depth/"],
+                "max_depth": MAX_DEPTH,
+                "max_pages": 500,
+            },
+            {
+                "name": "by-cap",
+                "kind": "site",
+                "urls": [f"{server.url}/cap/"],
+                "allow": ["/cap/"],
+                "max_depth": 20,
+                "max_pages": MAX_PAGES,
+            },
+        ]
         result = run_crawl(tmp, server, sources)
         result.extra.update(server=server)
         yield result

@@ -50,14 +50,26 @@ class Project:
         )
 
     def newswatch(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "newswatch.cli", *args], cwd=self.root,
-                              env=_env(), capture_output=True, text=True, timeout=300)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "newswatch.cli", *args],
+            cwd=self.root,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     def start(self, *args: str) -> subprocess.Popen:
         """Start ``newswatch`` in a process group of its own (with its extraction workers)."""
-        return subprocess.Popen([sys.executable, "-m", "newswatch.cli", *args], cwd=self.root,
-                                env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "newswatch.cli", *args],
+            cwd=self.root,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
     def crawl(self) -> subprocess.CompletedProcess:
         return self.newswatch("crawl")
@@ -128,9 +140,13 @@ def test_an_unchanged_feed_is_answered_304_and_no_article_is_fetched(tmp_path: P
         assert site.not_modified == Counter({"/feed.rss": 1})
         assert project.count() == 3
         run = project.runs()[0]
-        assert (run["status"], run["pages"], run["not_modified"], run["new"], run["skipped_known"]) == (
-            "ok", 1, 1, 0, 0
-        )  # fmt: skip
+        assert (
+            run["status"],
+            run["pages"],
+            run["not_modified"],
+            run["new"],
+            run["skipped_known"],
+        ) == ("ok", 1, 1, 0, 0)
 
 
 def test_one_new_entry_is_the_only_article_fetched(tmp_path: Path) -> None:
@@ -302,8 +318,9 @@ def test_429_with_retry_after_backs_the_source_off(tmp_path: Path) -> None:
         assert site.requests == Counter({"/robots.txt": 1, "/feed.rss": 1})
         run = project.runs()[0]
         assert (run["status"], run["error"]) == (
-            "failed", f"{site.url}/feed.rss: HTTP 429, backed off until {poll.backoff_until}"
-        )  # fmt: skip
+            "failed",
+            f"{site.url}/feed.rss: HTTP 429, backed off until {poll.backoff_until}",
+        )
         reset(site)
         del site.overrides["/feed.rss"]
 
@@ -330,8 +347,10 @@ def test_reparse_retags_stored_articles_from_the_archive_without_a_request(
             project.id(n): ["robots"] for n in (1, 2, 3)
         }
         assert len(list((tmp_path / "data" / "warc" / "wire").glob("*.warc.gz"))) == 1
-        project.configure(topics='[[topics]]\nname = "factories"\nany = ["factory"]\n'
-                                 '[[topics]]\nname = "chips"\nany = ["chip"]\n')  # fmt: skip
+        project.configure(
+            topics='[[topics]]\nname = "factories"\nany = ["factory"]\n'
+            '[[topics]]\nname = "chips"\nany = ["chip"]\n'
+        )
         reset(site)
 
         result = project.newswatch("reparse")
@@ -367,16 +386,29 @@ def test_runs_json_rows_have_the_documented_keys_and_values(tmp_path: Path) -> N
 
         assert [list(row) for row in rows] == [list(RUN_KEYS)] * 2
         latest, first = rows
-        assert {k: first[k] for k in RUN_KEYS if k not in ("started_at", "finished_at",
-                                                           "duration")} == {
-            "source": "wire", "status": "ok", "error": None, "pages": 3, "not_modified": 0,
-            "new": 1, "updated": 0, "unchanged": 0, "skipped_known": 0,
+        assert {
+            k: first[k] for k in RUN_KEYS if k not in ("started_at", "finished_at", "duration")
+        } == {
+            "source": "wire",
+            "status": "ok",
+            "error": None,
+            "pages": 3,
+            "not_modified": 0,
+            "new": 1,
+            "updated": 0,
+            "unchanged": 0,
+            "skipped_known": 0,
             "dropped": {"no-topic": 1},
-        }  # fmt: skip
-        assert {k: latest[k] for k in ("pages", "not_modified", "new", "skipped_known",
-                                       "dropped")} == {
-            "pages": 1, "not_modified": 1, "new": 0, "skipped_known": 0, "dropped": {},
-        }  # fmt: skip
+        }
+        assert {
+            k: latest[k] for k in ("pages", "not_modified", "new", "skipped_known", "dropped")
+        } == {
+            "pages": 1,
+            "not_modified": 1,
+            "new": 0,
+            "skipped_known": 0,
+            "dropped": {},
+        }
         for row in rows:
             assert STAMP.match(row["started_at"]) and STAMP.match(row["finished_at"])
             assert row["started_at"] <= row["finished_at"]
@@ -387,9 +419,11 @@ def test_runs_json_rows_have_the_documented_keys_and_values(tmp_path: Path) -> N
         assert one == [latest]
         stats = json.loads(project.newswatch("stats", "--json").stdout)
         assert stats["sources"]["wire"]["health"] == {
-            "last_success": latest["finished_at"], "last_new": first["started_at"],
-            "failed_in_a_row": 0, "flags": [],
-        }  # fmt: skip
+            "last_success": latest["finished_at"],
+            "last_new": first["started_at"],
+            "failed_in_a_row": 0,
+            "flags": [],
+        }
 
 
 def test_the_sitemaps_of_an_unchanged_index_are_still_polled(tmp_path: Path) -> None:
@@ -399,9 +433,10 @@ def test_the_sitemaps_of_an_unchanged_index_are_still_polled(tmp_path: Path) -> 
         project = Project(tmp_path, site)
         config = (tmp_path / "newswatch.toml").read_text()
         (tmp_path / "newswatch.toml").write_text(
-            config.replace('kind = "feed"', 'kind = "sitemap"')
-            .replace("/feed.rss", "/sitemap-index.xml")
-        )  # fmt: skip
+            config.replace('kind = "feed"', 'kind = "sitemap"').replace(
+                "/feed.rss", "/sitemap-index.xml"
+            )
+        )
         assert project.crawl().returncode == 0
         assert project.count() == 2
         reset(site)
@@ -433,11 +468,23 @@ def test_scrapy_crawl_runs_a_configured_source_as_scrapyd_does(tmp_path: Path) -
             # What scrapyd runs for schedule.json?spider=newswatch&source=wire, its settings
             # module found through the project's entry point.
             return subprocess.run(
-                [sys.executable, "-m", "scrapy", "crawl", "newswatch", "-a", "source=wire",
-                 "-s", "LOG_LEVEL=ERROR"],
-                cwd=tmp_path, env={**_env(), "SCRAPY_SETTINGS_MODULE": "crawler.settings"},
-                capture_output=True, text=True, timeout=300,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "scrapy",
+                    "crawl",
+                    "newswatch",
+                    "-a",
+                    "source=wire",
+                    "-s",
+                    "LOG_LEVEL=ERROR",
+                ],
+                cwd=tmp_path,
+                env={**_env(), "SCRAPY_SETTINGS_MODULE": "crawler.settings"},
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
 
         result = scrapy_crawl()
 

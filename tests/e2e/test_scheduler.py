@@ -23,13 +23,17 @@ from pipelines.stores.sqlite import SqliteStore
 
 
 def config(site: NewsSite, sources: dict[str, str]) -> str:
-    text = ("[crawler]\ndownload_delay = 0\nautothrottle = false\n"
-            '[filters]\nlanguages = ["en"]\n'
-            "[schedule]\nmax_concurrent = 2\n"
-            '[[topics]]\nname = "robots"\nany = ["robot"]\n')  # fmt: skip
+    text = (
+        "[crawler]\ndownload_delay = 0\nautothrottle = false\n"
+        '[filters]\nlanguages = ["en"]\n'
+        "[schedule]\nmax_concurrent = 2\n"
+        '[[topics]]\nname = "robots"\nany = ["robot"]\n'
+    )
     for name, every in sources.items():
-        text += (f'[[sources]]\nname = "{name}"\nkind = "feed"\n'
-                 f'urls = ["{site.url}/feed.rss?{name}"]\nevery = "{every}"\nadaptive = false\n')  # fmt: skip
+        text += (
+            f'[[sources]]\nname = "{name}"\nkind = "feed"\n'
+            f'urls = ["{site.url}/feed.rss?{name}"]\nevery = "{every}"\nadaptive = false\n'
+        )
     return text
 
 
@@ -63,9 +67,12 @@ def test_the_scheduler_runs_each_source_at_its_interval(tmp_path: Path) -> None:
         log = tmp_path / "schedule.log"
         with open(log, "w") as out:
             scheduler = subprocess.Popen(
-                [sys.executable, "-m", "newswatch.cli", "schedule"], cwd=tmp_path,
-                env={**os.environ, "NEWSWATCH_CONFIG": ""}, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                [sys.executable, "-m", "newswatch.cli", "schedule"],
+                cwd=tmp_path,
+                env={**os.environ, "NEWSWATCH_CONFIG": ""},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
             try:
 
                 def finished(name: str) -> int:
@@ -109,8 +116,9 @@ def test_the_scheduler_runs_each_source_at_its_interval(tmp_path: Path) -> None:
         span = (_when(own[-1]["started_at"]) - _when(own[0]["started_at"])).total_seconds()
         assert 3 <= len(own) <= (span + 1) / (0.9 * every) + 1, own
     # Never more than max_concurrent crawls at once: sweep the start and end times.
-    events = sorted([(r["started_at"], 1) for r in history]
-                    + [(r["finished_at"], -1) for r in history])  # fmt: skip
+    events = sorted(
+        [(r["started_at"], 1) for r in history] + [(r["finished_at"], -1) for r in history]
+    )
     running = peak = 0
     for _, change in events:  # an end sorts before a start at the same second
         running += change

@@ -251,7 +251,10 @@ ES = "[store.elasticsearch]\n"
 def test_elasticsearch_url_one_node_or_several() -> None:
     one = parse_config(ES + 'url = "https://es.internal:9200"\n', "my.toml").store.elasticsearch
     assert (one.url, one.urls, one.replicas) == (
-        "https://es.internal:9200", ["https://es.internal:9200"], None)  # fmt: skip
+        "https://es.internal:9200",
+        ["https://es.internal:9200"],
+        None,
+    )
     several = parse_config(
         ES + 'url = ["http://es-1:9200", "http://es-2:9200", "http://es-3:9200"]\nreplicas = 2\n',
         "my.toml",
@@ -264,28 +267,47 @@ def test_elasticsearch_url_one_node_or_several() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        pytest.param('url = ["http://a:9200", "ftp://b:9200"]',
-                     "url: expected http:// or https:// URLs (got 'ftp://b:9200')", id="bad-entry"),
-        pytest.param('url = ["http://a:9200", 9200]',
-                     "url: expected http:// or https:// URLs (got 9200)", id="not-a-string"),
-        pytest.param('url = ["http://a:9200", "http://a:9200"]',
-                     "url: 'http://a:9200' is listed twice", id="twice"),
+        pytest.param(
+            'url = ["http://a:9200", "ftp://b:9200"]',
+            "url: expected http:// or https:// URLs (got 'ftp://b:9200')",
+            id="bad-entry",
+        ),
+        pytest.param(
+            'url = ["http://a:9200", 9200]',
+            "url: expected http:// or https:// URLs (got 9200)",
+            id="not-a-string",
+        ),
+        pytest.param(
+            'url = ["http://a:9200", "http://a:9200"]',
+            "url: 'http://a:9200' is listed twice",
+            id="twice",
+        ),
         pytest.param("url = []", "url: expected at least 1 URL", id="empty"),
-        pytest.param('url = "http://a:9200,http://b:9200"',
-                     'url: several nodes are an array: url = ["http://a:9200", "http://b:9200"]'
-                     " (got 'http://a:9200,http://b:9200')", id="commas"),
-        pytest.param('url = "es-1:9200"',
-                     "url: expected an http:// or https:// URL (got 'es-1:9200')", id="no-scheme"),
+        pytest.param(
+            'url = "http://a:9200,http://b:9200"',
+            'url: several nodes are an array: url = ["http://a:9200", "http://b:9200"]'
+            " (got 'http://a:9200,http://b:9200')",
+            id="commas",
+        ),
+        pytest.param(
+            'url = "es-1:9200"',
+            "url: expected an http:// or https:// URL (got 'es-1:9200')",
+            id="no-scheme",
+        ),
         pytest.param("url = { a = 1 }", "url: expected a URL or an array of URLs", id="table"),
-        pytest.param('url = ["http://a:9200", "http://elastic:s3cret@b :9200"]',
-                     "url: expected http:// or https:// URLs (got 'http://***@b :9200')",
-                     id="credentials-not-shown"),
-        pytest.param("replicas = -1",
-                     "replicas: expected greater than or equal to 0 (got -1)", id="replicas"),
-        pytest.param('replicas = "1"', "replicas: expected a valid integer (got '1')",
-                     id="replicas-string"),
+        pytest.param(
+            'url = ["http://a:9200", "http://elastic:s3cret@b :9200"]',
+            "url: expected http:// or https:// URLs (got 'http://***@b :9200')",
+            id="credentials-not-shown",
+        ),
+        pytest.param(
+            "replicas = -1", "replicas: expected greater than or equal to 0 (got -1)", id="replicas"
+        ),
+        pytest.param(
+            'replicas = "1"', "replicas: expected a valid integer (got '1')", id="replicas-string"
+        ),
     ],
-)  # fmt: skip
+)
 def test_elasticsearch_url_errors(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(ES + text + "\n", "my.toml")

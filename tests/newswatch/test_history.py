@@ -10,39 +10,81 @@ NOW = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
 
 
 def _run(started: str, status: str = "ok", new: int = 0, error: str | None = None) -> dict:
-    return {"source": "wire", "started_at": started, "finished_at": started, "status": status,
-            "error": error, "stats": {"new": new}}  # fmt: skip
+    return {
+        "source": "wire",
+        "started_at": started,
+        "finished_at": started,
+        "status": status,
+        "error": error,
+        "stats": {"new": new},
+    }
 
 
 def test_run_row_flattens_a_record() -> None:
     record = {
-        "source": "wire", "started_at": "2026-05-10T10:00:00Z",
-        "finished_at": "2026-05-10T10:01:30Z", "status": "failed", "error": "boom",
-        "stats": {"pages": 12, "new": 3, "updated": 1, "unchanged": 2, "not_modified": 1,
-                  "skipped_known": 7, "dropped": {"no-topic": 4}, "duration": 89.6},
-    }  # fmt: skip
+        "source": "wire",
+        "started_at": "2026-05-10T10:00:00Z",
+        "finished_at": "2026-05-10T10:01:30Z",
+        "status": "failed",
+        "error": "boom",
+        "stats": {
+            "pages": 12,
+            "new": 3,
+            "updated": 1,
+            "unchanged": 2,
+            "not_modified": 1,
+            "skipped_known": 7,
+            "dropped": {"no-topic": 4},
+            "duration": 89.6,
+        },
+    }
     row = run_row(record)
     assert tuple(row) == RUN_KEYS
     assert row == {
-        "source": "wire", "started_at": "2026-05-10T10:00:00Z",
-        "finished_at": "2026-05-10T10:01:30Z", "duration": 89.6, "status": "failed",
-        "error": "boom", "pages": 12, "not_modified": 1, "new": 3, "updated": 1,
-        "unchanged": 2, "skipped_known": 7, "dropped": {"no-topic": 4},
-    }  # fmt: skip
+        "source": "wire",
+        "started_at": "2026-05-10T10:00:00Z",
+        "finished_at": "2026-05-10T10:01:30Z",
+        "duration": 89.6,
+        "status": "failed",
+        "error": "boom",
+        "pages": 12,
+        "not_modified": 1,
+        "new": 3,
+        "updated": 1,
+        "unchanged": 2,
+        "skipped_known": 7,
+        "dropped": {"no-topic": 4},
+    }
 
 
 def test_an_older_record_takes_its_duration_from_its_times() -> None:
-    record = {"source": "wire", "started_at": "2026-05-10T10:00:00Z",
-              "finished_at": "2026-05-10T10:01:30Z", "status": "ok", "error": None,
-              "stats": {"pages": 2}}  # fmt: skip
+    record = {
+        "source": "wire",
+        "started_at": "2026-05-10T10:00:00Z",
+        "finished_at": "2026-05-10T10:01:30Z",
+        "status": "ok",
+        "error": None,
+        "stats": {"pages": 2},
+    }
     row = run_row(record)
     assert (row["duration"], row["pages"], row["not_modified"], row["dropped"]) == (90.0, 2, 0, {})
 
 
 def test_format_runs_shows_one_line_per_run() -> None:
-    rows = [run_row({**_run("2026-05-10T10:00:00Z", new=3),
-                     "stats": {"pages": 4, "new": 3, "not_modified": 1, "duration": 2.5,
-                               "dropped": {"no-topic": 1}}})]  # fmt: skip
+    rows = [
+        run_row(
+            {
+                **_run("2026-05-10T10:00:00Z", new=3),
+                "stats": {
+                    "pages": 4,
+                    "new": 3,
+                    "not_modified": 1,
+                    "duration": 2.5,
+                    "dropped": {"no-topic": 1},
+                },
+            }
+        )
+    ]
     assert format_runs(rows).splitlines() == [
         "source  started               duration  status  pages  304s  new  updated  dropped     error",
         "------  --------------------  --------  ------  -----  ----  ---  -------  ----------  -----",
@@ -70,8 +112,12 @@ def test_a_source_failing_runs_in_a_row_is_flagged() -> None:
 
 
 def test_a_source_bringing_nothing_new_for_long_is_flagged() -> None:
-    runs = [_run("2026-05-10T11:00:00Z"), _run("2026-05-08T11:00:00Z"),
-            _run("2026-05-06T11:00:00Z", new=5), _run("2026-05-01T11:00:00Z", new=1)]  # fmt: skip
+    runs = [
+        _run("2026-05-10T11:00:00Z"),
+        _run("2026-05-08T11:00:00Z"),
+        _run("2026-05-06T11:00:00Z", new=5),
+        _run("2026-05-01T11:00:00Z", new=1),
+    ]
     health = source_health(runs, NOW, silent_after=3 * 86400)
     assert health["flags"] == ["no new article since 2026-05-06T11:00:00Z (over 3 days)"]
     assert source_health(runs, NOW, silent_after=5 * 86400)["flags"] == []

@@ -28,24 +28,37 @@ def article(number: int) -> Article:
     url = f"https://news.example/{number}.html"
     language = LANGUAGES[number % 5]
     return Article(
-        id=article_id(url), url=url, canonical_url=url, title=f"Titre {number} — ünïcode",
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        title=f"Titre {number} — ünïcode",
         body=f"Article {number}: les centres de données et les puces.\n\nZweiter Absatz.",
-        source=f"source-{number % 7}", fetched_at="2026-11-20T00:00:00Z",
+        source=f"source-{number % 7}",
+        fetched_at="2026-11-20T00:00:00Z",
         published_at=None if number % 50 == 0 else f"2026-11-{number % 28 + 1:02d}T08:00:00Z",
-        authors=[f"Author {number % 3}"], language=language, language_probability=0.99,
-        language_source="detector", topics=["ai-race"] if number % 2 else [],
-        topic_matches={"ai-race": {"IA": 1}} if number % 2 else {}, topic_score=1.5,
-        body_hash=f"hash-{number}", lsh_bands=[f"band-{number % 100}"],
+        authors=[f"Author {number % 3}"],
+        language=language,
+        language_probability=0.99,
+        language_source="detector",
+        topics=["ai-race"] if number % 2 else [],
+        topic_matches={"ai-race": {"IA": 1}} if number % 2 else {},
+        topic_score=1.5,
+        body_hash=f"hash-{number}",
+        lsh_bands=[f"band-{number % 100}"],
         story_id=article_id(f"https://news.example/{number - number % 3}.html"),
-    )  # fmt: skip
+    )
 
 
 def newswatch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
     return subprocess.run(
         [sys.executable, "-m", "newswatch.cli", *args],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 class Setup:
@@ -55,13 +68,21 @@ class Setup:
         self.tmp = tmp
         self.sqlite_path = tmp / "articles.db"
         self.es = ElasticsearchConfig(
-            url=url, index=f"newswatch-test-reindex-{uuid.uuid4().hex[:12]}",
-            username=auth[0] if auth else None, password=auth[1] if auth else None,
-        )  # fmt: skip
-        lines = ["[store]", 'backend = "sqlite"', f"path = {json.dumps(str(self.sqlite_path))}",
-                 "[store.elasticsearch]"]  # fmt: skip
-        lines += [f"{key} = {json.dumps(value)}" for key, value in
-                  self.es.model_dump(exclude_none=True).items()]  # fmt: skip
+            url=url,
+            index=f"newswatch-test-reindex-{uuid.uuid4().hex[:12]}",
+            username=auth[0] if auth else None,
+            password=auth[1] if auth else None,
+        )
+        lines = [
+            "[store]",
+            'backend = "sqlite"',
+            f"path = {json.dumps(str(self.sqlite_path))}",
+            "[store.elasticsearch]",
+        ]
+        lines += [
+            f"{key} = {json.dumps(value)}"
+            for key, value in self.es.model_dump(exclude_none=True).items()
+        ]
         self.config = tmp / "newswatch.toml"
         self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -103,8 +124,9 @@ def test_sqlite_to_elasticsearch_and_back(setup):
 
     result = setup.run("--from", "sqlite", "--to", "elasticsearch")
     assert (result.returncode, result.stderr) == (0, ""), result.stdout + result.stderr
-    assert result.stdout == (f"copied {COUNT} article(s) from sqlite to elasticsearch; both hold"
-                             f" {COUNT} article(s)\n")  # fmt: skip
+    assert result.stdout == (
+        f"copied {COUNT} article(s) from sqlite to elasticsearch; both hold {COUNT} article(s)\n"
+    )
     assert dump(setup.elasticsearch()) == original
     assert list(setup.tmp.glob("*.reindex-*")) == []  # the progress record is gone
 
@@ -141,17 +163,24 @@ def test_an_interrupted_reindex_continues_after_the_last_id_copied(setup):
         source.close()
         target.close()
     state = setup.tmp / "progress.json"
-    state.write_text(json.dumps({
-        "from": f"sqlite:{setup.sqlite_path.resolve()}",
-        "to": f"elasticsearch:{setup.es.url}/{setup.es.index}",
-        "last_id": half[-1], "copied": len(half),
-    }))  # fmt: skip
+    state.write_text(
+        json.dumps(
+            {
+                "from": f"sqlite:{setup.sqlite_path.resolve()}",
+                "to": f"elasticsearch:{setup.es.url}/{setup.es.index}",
+                "last_id": half[-1],
+                "copied": len(half),
+            }
+        )
+    )
 
     result = setup.run("--from", "sqlite", "--to", "elasticsearch", "--state", str(state))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stderr == f"resuming after article {half[-1]} ({len(half)} already copied)\n"
-    assert result.stdout == (f"copied {COUNT - len(half)} article(s) from sqlite to"
-                             f" elasticsearch; both hold {COUNT} article(s)\n")  # fmt: skip
+    assert result.stdout == (
+        f"copied {COUNT - len(half)} article(s) from sqlite to"
+        f" elasticsearch; both hold {COUNT} article(s)\n"
+    )
     assert not state.exists()
     target = setup.elasticsearch()
     try:
@@ -164,14 +193,20 @@ def test_an_interrupted_reindex_continues_after_the_last_id_copied(setup):
 
 def test_a_state_file_of_another_reindex_is_refused(setup):
     state = setup.tmp / "progress.json"
-    state.write_text(json.dumps({"from": "sqlite:/elsewhere.db", "to": "elasticsearch:x/y",
-                                 "last_id": "f", "copied": 1}))  # fmt: skip
+    state.write_text(
+        json.dumps(
+            {"from": "sqlite:/elsewhere.db", "to": "elasticsearch:x/y", "last_id": "f", "copied": 1}
+        )
+    )
     result = setup.run("--from", "sqlite", "--to", "elasticsearch", "--state", str(state))
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == (f"newswatch: {state} records a reindex from sqlite:/elsewhere.db to"
-                             " elasticsearch:x/y: use --restart or another --state\n")  # fmt: skip
-    result = setup.run("--from", "sqlite", "--to", "elasticsearch", "--state", str(state),
-                       "--restart")  # fmt: skip
+    assert result.stderr == (
+        f"newswatch: {state} records a reindex from sqlite:/elsewhere.db to"
+        " elasticsearch:x/y: use --restart or another --state\n"
+    )
+    result = setup.run(
+        "--from", "sqlite", "--to", "elasticsearch", "--state", str(state), "--restart"
+    )
     assert result.returncode == 0, result.stderr
     assert not state.exists()
 
@@ -193,7 +228,9 @@ def test_the_count_check(setup):
 def test_the_same_store_twice_is_a_usage_error(setup):
     result = setup.run("--from", "sqlite", "--to", "sqlite")
     assert (result.returncode, result.stderr) == (
-        2, "newswatch: --from and --to must name different stores\n")  # fmt: skip
+        2,
+        "newswatch: --from and --to must name different stores\n",
+    )
 
 
 def article_list() -> list[Article]:

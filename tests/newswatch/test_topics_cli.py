@@ -11,9 +11,12 @@ from newswatch.demo import SITE
 def topics_test(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "newswatch.cli", "topics", "test", *args],
-        input=stdin, capture_output=True, text=True, timeout=60,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "NEWSWATCH_CONFIG": ""},
-    )  # fmt: skip
+    )
 
 
 def test_an_html_page_is_extracted_then_matched():

@@ -42,12 +42,24 @@ BODY = (
 )
 
 
-def article(slug: str, body: str = BODY, published: str | None = "2026-11-01T10:00:00Z",
-            title: str = "Record chip sales") -> Article:  # fmt: skip
+def article(
+    slug: str,
+    body: str = BODY,
+    published: str | None = "2026-11-01T10:00:00Z",
+    title: str = "Record chip sales",
+) -> Article:
     url = f"https://news.example/{slug}"
-    item = Article(id=article_id(url), url=url, canonical_url=url, title=title, body=body,
-                   source="news", fetched_at="2026-11-05T00:00:00Z", published_at=published,
-                   language="en")  # fmt: skip
+    item = Article(
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        title=title,
+        body=body,
+        source="news",
+        fetched_at="2026-11-05T00:00:00Z",
+        published_at=published,
+        language="en",
+    )
     return item
 
 
@@ -58,15 +70,28 @@ def fake_crawler() -> Any:
 class Stages:
     """The duplicate and index stages of one crawl over one SQLite store."""
 
-    def __init__(self, tmp_path: Path, batch_size: int = 100, batch_seconds: float = 60,
-                 store: Any = None, outbox: Outbox | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        tmp_path: Path,
+        batch_size: int = 100,
+        batch_seconds: float = 60,
+        store: Any = None,
+        outbox: Outbox | None = None,
+    ) -> None:
         self.path = tmp_path / "store.db"
         self.crawler = fake_crawler()
         self.pending = PendingWrites()
-        self.duplicates = DuplicatePipeline(SqliteStore(self.path, LANGUAGES), self.crawler,
-                                            pending=self.pending)  # fmt: skip
-        self.index = IndexPipeline(store or SqliteStore(self.path, LANGUAGES), self.crawler,
-                                   outbox, batch_size, batch_seconds, self.pending)  # fmt: skip
+        self.duplicates = DuplicatePipeline(
+            SqliteStore(self.path, LANGUAGES), self.crawler, pending=self.pending
+        )
+        self.index = IndexPipeline(
+            store or SqliteStore(self.path, LANGUAGES),
+            self.crawler,
+            outbox,
+            batch_size,
+            batch_seconds,
+            self.pending,
+        )
 
     def send(self, item: Article) -> Any:
         """An item through duplicates and index: what Scrapy awaits (or the drop)."""
@@ -267,14 +292,24 @@ def config() -> Any:
 def page(path: str) -> FetchedPage:
     url = "http://127.0.0.1:8000/" + path
     html = (SITE / path).read_text(encoding="utf-8")
-    return FetchedPage(url=url, requested_url=url, status=200, html=html, source="demo",
-                       fetched_at="2026-11-27T00:00:00Z")  # fmt: skip
+    return FetchedPage(
+        url=url,
+        requested_url=url,
+        status=200,
+        html=html,
+        source="demo",
+        fetched_at="2026-11-27T00:00:00Z",
+    )
 
 
 def recipe() -> Recipe:
     cfg = config()
-    return Recipe(cfg.filters.min_language_probability, tuple(cfg.filters.languages),
-                  list(cfg.topics), cfg.filters.keep_unmatched)  # fmt: skip
+    return Recipe(
+        cfg.filters.min_language_probability,
+        tuple(cfg.filters.languages),
+        list(cfg.topics),
+        cfg.filters.keep_unmatched,
+    )
 
 
 def reactor_stages(tmp_path: Path) -> list[Any]:
@@ -321,8 +356,14 @@ def test_a_worker_does_each_stage_ahead_and_stops_where_a_stage_will_drop(tmp_pa
     assert kept.article.topics == ["ai-race"]
     assert all(done(kept.article, s) for s in ("normalize", "topics", "duplicates"))
     assert kept.article.body_hash and len(kept.article.lsh_bands) == 16
-    assert set(kept.seconds) == {"extract", "normalize", "language", "topics", "duplicates",
-                                 "index"}  # fmt: skip
+    assert set(kept.seconds) == {
+        "extract",
+        "normalize",
+        "language",
+        "topics",
+        "duplicates",
+        "index",
+    }
     unmatched = prepare(page(SPORT_PAGE), recipe())
     assert unmatched.article.topics == [] and done(unmatched.article, "topics")
     assert not done(unmatched.article, "duplicates") and unmatched.article.body_hash is None
@@ -381,8 +422,9 @@ def test_the_crawlers_of_one_run_see_each_others_held_articles(tmp_path):
                 SqliteStore(path, LANGUAGES),
             )
             index = IndexPipeline(index_store, crawler, batch_size=100, batch_seconds=3600)
-            duplicates = DuplicatePipeline(duplicates_store, crawler,
-                                           pending=pending_writes(duplicates_store))  # fmt: skip
+            duplicates = DuplicatePipeline(
+                duplicates_store, crawler, pending=pending_writes(duplicates_store)
+            )
             assert index.pending is duplicates.pending
             sources.append((crawler, duplicates, index))
         (first_crawler, first_dup, first_index), (second_crawler, second_dup, _) = sources

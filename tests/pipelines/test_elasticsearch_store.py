@@ -34,12 +34,19 @@ ROOT = Path(__file__).resolve().parents[2]
 def article(number: int, **fields: object) -> Article:
     url = f"https://news.example/{number}.html"
     values: dict = {
-        "id": article_id(url), "url": url, "canonical_url": url,
-        "title": f"Nvidia chips, part {number}", "body": f"Data centres buy chips ({number}).",
-        "source": "example", "fetched_at": "2026-11-20T00:00:00Z",
-        "published_at": f"2026-11-{number % 28 + 1:02d}T08:00:00Z", "language": "en",
-        "topics": ["chips"], "body_hash": f"hash-{number}", "lsh_bands": [f"band-{number}"],
-    }  # fmt: skip
+        "id": article_id(url),
+        "url": url,
+        "canonical_url": url,
+        "title": f"Nvidia chips, part {number}",
+        "body": f"Data centres buy chips ({number}).",
+        "source": "example",
+        "fetched_at": "2026-11-20T00:00:00Z",
+        "published_at": f"2026-11-{number % 28 + 1:02d}T08:00:00Z",
+        "language": "en",
+        "topics": ["chips"],
+        "body_hash": f"hash-{number}",
+        "lsh_bands": [f"band-{number}"],
+    }
     return Article(**{**values, **fields})
 
 
@@ -47,12 +54,15 @@ def index_name() -> str:
     return f"newswatch-test-es-{uuid.uuid4().hex[:12]}"
 
 
-def open_store(url: str, auth: tuple[str, str] | None, index: str | None = None,
-               **options: object) -> ElasticsearchStore:  # fmt: skip
+def open_store(
+    url: str, auth: tuple[str, str] | None, index: str | None = None, **options: object
+) -> ElasticsearchStore:
     config = ElasticsearchConfig(
-        url=url, index=index or index_name(), username=auth[0] if auth else None,
+        url=url,
+        index=index or index_name(),
+        username=auth[0] if auth else None,
         password=auth[1] if auth else None,
-    )  # fmt: skip
+    )
     return ElasticsearchStore.from_config(config, LANGUAGES, environ={}, **options)
 
 
@@ -82,8 +92,12 @@ def newswatch(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comp
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "newswatch.cli", *args],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 # --- layout ---------------------------------------------------------------------------------
@@ -98,12 +112,23 @@ def test_alias_to_a_versioned_index_with_a_strict_mapping(store, es_client):
     mapping = es_client.indices.get_mapping(index=alias)[f"{alias}-v1"]["mappings"]
     assert mapping["dynamic"] == "strict"
     fields = mapping["properties"]
-    keywords = ["id", "source", "language", "topics", "story_id", "url", "canonical_url",
-                "body_hash", "lsh_bands", "language_source"]  # fmt: skip
+    keywords = [
+        "id",
+        "source",
+        "language",
+        "topics",
+        "story_id",
+        "url",
+        "canonical_url",
+        "body_hash",
+        "lsh_bands",
+        "language_source",
+    ]
     assert {name: fields[name]["type"] for name in keywords} == dict.fromkeys(keywords, "keyword")
-    assert {name: fields[name]["type"] for name in
-            ("published_at", "modified_at", "fetched_at", "indexed_at")} == dict.fromkeys(
-        ("published_at", "modified_at", "fetched_at", "indexed_at"), "date")  # fmt: skip
+    assert {
+        name: fields[name]["type"]
+        for name in ("published_at", "modified_at", "fetched_at", "indexed_at")
+    } == dict.fromkeys(("published_at", "modified_at", "fetched_at", "indexed_at"), "date")
     assert fields["title_terms"] == {"type": "text", "analyzer": "whitespace"}
     assert fields["body_terms"] == {"type": "text", "analyzer": "whitespace"}
     assert fields["title"] == fields["body"] == {"type": "text", "index": False}
@@ -121,8 +146,14 @@ def test_a_document_with_an_unknown_field_is_rejected(store, es_client):
 
 
 def test_documents_hold_analysed_terms_and_the_whole_article(store, es_client):
-    original = article(1, title="Les modèles d'OpenAI", body="La Société Générale teste.",
-                       language="fr", authors=["A. B."], minhash="00ff")  # fmt: skip
+    original = article(
+        1,
+        title="Les modèles d'OpenAI",
+        body="La Société Générale teste.",
+        language="fr",
+        authors=["A. B."],
+        minhash="00ff",
+    )
     store.upsert(Article.from_dict(original.to_dict()))
     source = es_client.get(index=store.alias, id=original.id)["_source"]
     assert "title_terms" not in source  # derived: kept in the index, not in _source
@@ -192,8 +223,13 @@ class FaultyProxy:
                 if "/_bulk" in self.path:
                     proxy.bulk_requests += 1
                     if proxy.bulk_requests <= fail:
-                        error = {"error": {"type": "es_rejected_execution_exception",
-                                           "reason": "rejected for the test"}, "status": status}  # fmt: skip
+                        error = {
+                            "error": {
+                                "type": "es_rejected_execution_exception",
+                                "reason": "rejected for the test",
+                            },
+                            "status": status,
+                        }
                         self._send(status, json.dumps(error).encode(), "application/json")
                         return
                 connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
@@ -257,8 +293,9 @@ def test_bulk_gives_up_after_max_retries(es_url, es_auth, es_client):
 # --- migration ------------------------------------------------------------------------------
 
 
-def test_es_init_and_migrate_swap_the_alias_with_documents_intact(es_url, es_auth, es_client,
-                                                                   tmp_path):  # fmt: skip
+def test_es_init_and_migrate_swap_the_alias_with_documents_intact(
+    es_url, es_auth, es_client, tmp_path
+):
     index = index_name()
     auth = {"username": es_auth[0], "password": es_auth[1]} if es_auth else {}
     config = write_config(tmp_path / "newswatch.toml", {"url": es_url, "index": index, **auth})
@@ -270,13 +307,16 @@ def test_es_init_and_migrate_swap_the_alias_with_documents_intact(es_url, es_aut
         outcome = store.upsert_many([article(n) for n in range(1, 1101)])
         assert outcome.count("new") == 1100
         store.delete(article(7).id)
-        store.record_run({"source": "example", "started_at": "2026-11-20T00:00:00Z",
-                          "status": "ok", "stats": {}})  # fmt: skip
+        store.record_run(
+            {"source": "example", "started_at": "2026-11-20T00:00:00Z", "status": "ok", "stats": {}}
+        )
         before = [a.to_dict() for a in store.iter_articles()]
         result = newswatch("--config", str(config), "es", "migrate", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert result.stdout == (f"copied 1099 article(s) from {index}-v1 to {index}-v2; alias"
-                                 f" {index} -> {index}-v2 ({index}-v1 kept, read-only)\n")  # fmt: skip
+        assert result.stdout == (
+            f"copied 1099 article(s) from {index}-v1 to {index}-v2; alias"
+            f" {index} -> {index}-v2 ({index}-v1 kept, read-only)\n"
+        )
         assert list(es_client.indices.get_alias(name=index).body) == [f"{index}-v2"]
         assert [a.to_dict() for a in store.iter_articles()] == before
         assert store.search(SearchRequest('"data centres"', size=1)).total == 1099
@@ -285,17 +325,28 @@ def test_es_init_and_migrate_swap_the_alias_with_documents_intact(es_url, es_aut
         assert es_client.count(index=f"{index}-v1")["count"] == 1099
         assert store.upsert(article(7)) == "new"
         assert es_client.count(index=f"{index}-v2")["count"] == 1100
-        result = newswatch("--config", str(config), "es", "migrate", "--to-version", "5",
-                           "--delete-old", cwd=tmp_path)  # fmt: skip
+        result = newswatch(
+            "--config",
+            str(config),
+            "es",
+            "migrate",
+            "--to-version",
+            "5",
+            "--delete-old",
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.endswith(f"alias {index} -> {index}-v5 ({index}-v2 deleted)\n")
         assert not es_client.indices.exists(index=f"{index}-v2")
         assert store.count() == 1100
-        result = newswatch("--config", str(config), "es", "migrate", "--to-version", "1",
-                           cwd=tmp_path)  # fmt: skip
+        result = newswatch(
+            "--config", str(config), "es", "migrate", "--to-version", "1", cwd=tmp_path
+        )
         assert (result.returncode, result.stdout) == (2, "")
-        assert result.stderr == (f"newswatch: index {index}-v1 exists already: delete it or"
-                                 " choose another --to-version\n")  # fmt: skip
+        assert result.stderr == (
+            f"newswatch: index {index}-v1 exists already: delete it or"
+            " choose another --to-version\n"
+        )
     finally:
         store.close()
 
@@ -344,8 +395,7 @@ def test_the_environment_overrides_the_config(es_url, es_auth, es_client, tmp_pa
     env = {"NEWSWATCH_ES_URL": es_url}
     if es_auth:
         env |= {"NEWSWATCH_ES_USERNAME": es_auth[0], "NEWSWATCH_ES_PASSWORD": es_auth[1]}
-    result = newswatch("--config", str(config), "search", "--json", "chips", cwd=tmp_path,
-                       env=env)  # fmt: skip
+    result = newswatch("--config", str(config), "search", "--json", "chips", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["total"] == 0
     assert es_client.indices.exists_alias(name=index)
@@ -376,21 +426,30 @@ def test_credentials_basic_auth_and_api_key(es_node_factory, tmp_path):
         assert api_key not in repr(store)
     finally:
         store.close()
-    key_config = write_config(tmp_path / "key.toml", {"url": node.url, "index": index,
-                                                      "api_key": api_key})  # fmt: skip
+    key_config = write_config(
+        tmp_path / "key.toml", {"url": node.url, "index": index, "api_key": api_key}
+    )
     result = newswatch("--config", str(key_config), "search", "--json", "chips", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [hit["id"] for hit in json.loads(result.stdout)["hits"]] == [article(1).id]
 
     # Basic auth through the CLI, from the config and from the environment.
-    basic = write_config(tmp_path / "basic.toml", {"url": node.url, "index": index,
-                                                   "username": "nw-admin", "password": password})  # fmt: skip
+    basic = write_config(
+        tmp_path / "basic.toml",
+        {"url": node.url, "index": index, "username": "nw-admin", "password": password},
+    )
     result = newswatch("--config", str(basic), "search", "--json", "chips", cwd=tmp_path)
     assert (result.returncode, json.loads(result.stdout)["total"]) == (0, 1), result.stderr
     bare = write_config(tmp_path / "bare.toml", {"url": node.url, "index": index})
-    result = newswatch("--config", str(bare), "search", "--json", "chips", cwd=tmp_path,
-                       env={"NEWSWATCH_ES_USERNAME": "nw-admin",
-                            "NEWSWATCH_ES_PASSWORD": password})  # fmt: skip
+    result = newswatch(
+        "--config",
+        str(bare),
+        "search",
+        "--json",
+        "chips",
+        cwd=tmp_path,
+        env={"NEWSWATCH_ES_USERNAME": "nw-admin", "NEWSWATCH_ES_PASSWORD": password},
+    )
     assert (result.returncode, json.loads(result.stdout)["total"]) == (0, 1), result.stderr
 
     # A wrong password, a wrong API key, no credentials: one line, nothing secret in it.
@@ -413,8 +472,9 @@ def test_credentials_basic_auth_and_api_key(es_node_factory, tmp_path):
     # Credentials in the URL are taken out of it, and out of every message.
     url = urlsplit(node.url)
     secret_url = f"http://nw-admin:{password}@{url.hostname}:{url.port}"
-    store = ElasticsearchStore.from_config(ElasticsearchConfig(url=secret_url, index=index),
-                                           LANGUAGES, environ={})  # fmt: skip
+    store = ElasticsearchStore.from_config(
+        ElasticsearchConfig(url=secret_url, index=index), LANGUAGES, environ={}
+    )
     try:
         assert store.count() == 1
         assert repr(store) == f"ElasticsearchStore(url={node.url!r}, index={index!r})"

@@ -30,11 +30,23 @@ TEXTS = {
 }
 
 
-def article(title: str = "", body: str = "", page_language: str | None = None,
-            feed_language: str | None = None) -> Article:  # fmt: skip
-    return Article(id="x", url="http://t/", canonical_url="http://t/", title=title, body=body,
-                   source="t", fetched_at="2026-11-27T00:00:00Z", page_language=page_language,
-                   feed_language=feed_language)  # fmt: skip
+def article(
+    title: str = "",
+    body: str = "",
+    page_language: str | None = None,
+    feed_language: str | None = None,
+) -> Article:
+    return Article(
+        id="x",
+        url="http://t/",
+        canonical_url="http://t/",
+        title=title,
+        body=body,
+        source="t",
+        fetched_at="2026-11-27T00:00:00Z",
+        page_language=page_language,
+        feed_language=feed_language,
+    )
 
 
 @pytest.mark.parametrize("language", sorted(TEXTS))

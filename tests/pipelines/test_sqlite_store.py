@@ -340,24 +340,28 @@ def test_hits_carry_highlighted_titles_and_snippets(store: SqliteStore) -> None:
         ({"query": "chips", "languages": ["en"]}, ["agency", "wire"]),
         ({"query": "chips", "languages": ["es", "de"]}, ["elpais"]),
         ({"query": "chips", "sources": ["elpais", "food"]}, ["elpais"]),
-        ({"query": "", "topics": ["ai-race"], "sort": "date"},
-         ["elpais", "heise", "lemonde", "agency", "wire"]),
+        (
+            {"query": "", "topics": ["ai-race"], "sort": "date"},
+            ["elpais", "heise", "lemonde", "agency", "wire"],
+        ),
         ({"query": "", "topics": ["nope"]}, []),
-        ({"query": "", "sort": "date"},
-         ["elpais", "heise", "lemonde", "agency", "wire", "food"]),
+        ({"query": "", "sort": "date"}, ["elpais", "heise", "lemonde", "agency", "wire", "food"]),
         ({"query": "Nvidia OR crumble", "sort": "date"}, ["agency", "wire", "food"]),
-        ({"query": "", "since": "2026-11-02", "until": "2026-11-03"},
-         ["elpais", "heise", "lemonde"]),
-        ({"query": "", "since": "2026-11-01T11:00:00Z"},
-         ["elpais", "heise", "lemonde", "agency"]),
+        (
+            {"query": "", "since": "2026-11-02", "until": "2026-11-03"},
+            ["elpais", "heise", "lemonde"],
+        ),
+        ({"query": "", "since": "2026-11-01T11:00:00Z"}, ["elpais", "heise", "lemonde", "agency"]),
         ({"query": "", "until": "2026-10-31"}, ["food"]),
         ({"query": "chips", "since": "2026-11-02"}, ["elpais"]),
         # An inclusive bound includes an article published at exactly that second.
-        ({"query": "", "until": "2026-11-03T09:30:00Z"},
-         ["heise", "lemonde", "agency", "wire", "food"]),
+        (
+            {"query": "", "until": "2026-11-03T09:30:00Z"},
+            ["heise", "lemonde", "agency", "wire", "food"],
+        ),
         ({"query": "", "since": "2026-11-03T09:30:00Z"}, ["elpais", "heise"]),
     ],
-)  # fmt: skip
+)
 def test_search_filters_and_order(
     store: SqliteStore, request_args: dict, expected: list[str]
 ) -> None:

@@ -356,13 +356,20 @@ def make(row: tuple) -> Article:
     slug, language, source, published_at, topics, story, title, body = row
     url = f"https://{source}.example/{slug}"
     return Article(
-        id=article_id(url), url=url, canonical_url=url, title=title, body=body, source=source,
-        fetched_at="2026-11-21T00:00:00Z", published_at=published_at, language=language,
+        id=article_id(url),
+        url=url,
+        canonical_url=url,
+        title=title,
+        body=body,
+        source=source,
+        fetched_at="2026-11-21T00:00:00Z",
+        published_at=published_at,
+        language=language,
         topics=list(topics),
         story_id=article_id(f"https://story.example/{story}") if story else None,
         body_hash=body_hash(body),
         lsh_bands=[f"{slug}-a", f"{slug}-b"] + ([f"story-{story}"] if story else []),
-    )  # fmt: skip
+    )
 
 
 CORPUS = [make(row) for row in ROWS]
@@ -370,13 +377,37 @@ NAMES = {a.id: row[0] for a, row in zip(CORPUS, ROWS, strict=True)}
 ID = {name: article_id for article_id, name in NAMES.items()}
 BY_NAME = {NAMES[a.id]: a for a in CORPUS}
 BY_DATE = [  # every article, newest first, the undated last
-    "de-verordnung", "en-anthropic", "it-datacenter", "de-gruenkohl", "de-fabrik-dresden",
-    "de-fabriken", "fr-gravelines", "it-chip", "es-sueldos", "en-agi", "es-talavera-copy",
-    "es-talavera", "it-meta", "de-meta", "fr-meta-recrute", "en-memphis", "fr-mistral",
-    "en-meta-lab-copy", "en-meta-lab", "es-modelos", "de-rechenzentren", "en-nvidia-blog",
-    "fr-openai-modeles", "fr-nvidia", "en-nvidia-copy", "en-nvidia-record", "it-risotto",
-    "fr-tarte", "en-crumble", "en-undated",
-]  # fmt: skip
+    "de-verordnung",
+    "en-anthropic",
+    "it-datacenter",
+    "de-gruenkohl",
+    "de-fabrik-dresden",
+    "de-fabriken",
+    "fr-gravelines",
+    "it-chip",
+    "es-sueldos",
+    "en-agi",
+    "es-talavera-copy",
+    "es-talavera",
+    "it-meta",
+    "de-meta",
+    "fr-meta-recrute",
+    "en-memphis",
+    "fr-mistral",
+    "en-meta-lab-copy",
+    "en-meta-lab",
+    "es-modelos",
+    "de-rechenzentren",
+    "en-nvidia-blog",
+    "fr-openai-modeles",
+    "fr-nvidia",
+    "en-nvidia-copy",
+    "en-nvidia-record",
+    "it-risotto",
+    "fr-tarte",
+    "en-crumble",
+    "en-undated",
+]
 
 
 def fresh(articles: list[Article]) -> list[Article]:
@@ -402,9 +433,11 @@ def open_sqlite(tmp_path: Path) -> SqliteStore:
 
 def open_elasticsearch(url: str, auth: tuple[str, str] | None) -> ElasticsearchStore:
     config = ElasticsearchConfig(
-        url=url, index=f"newswatch-test-contract-{uuid.uuid4().hex[:12]}",
-        username=auth[0] if auth else None, password=auth[1] if auth else None,
-    )  # fmt: skip
+        url=url,
+        index=f"newswatch-test-contract-{uuid.uuid4().hex[:12]}",
+        username=auth[0] if auth else None,
+        password=auth[1] if auth else None,
+    )
     return ElasticsearchStore.from_config(config, LANGUAGES, environ={})
 
 
@@ -467,9 +500,14 @@ def test_upsert_new_unchanged_updated_and_revisions(store: Store) -> None:
     assert store.upsert(fresh(CORPUS[:1])[0]) == "unchanged"
     assert store.get(article.id).revision == 1
     for number, (field, value) in enumerate(
-        [("title", "A new title"), ("body", "A new body."), ("published_at", "2026-11-02T00:00:00Z"),
-         ("modified_at", "2026-11-03T00:00:00Z")], start=2,
-    ):  # fmt: skip
+        [
+            ("title", "A new title"),
+            ("body", "A new body."),
+            ("published_at", "2026-11-02T00:00:00Z"),
+            ("modified_at", "2026-11-03T00:00:00Z"),
+        ],
+        start=2,
+    ):
         changed = store.get(article.id)
         setattr(changed, field, value)
         assert store.upsert(changed) == "updated", field
@@ -538,8 +576,18 @@ def test_find_by_body_hash(loaded: Store) -> None:
     record = BY_NAME["en-nvidia-record"]
     assert loaded.find_by_body_hash(record.body_hash, exclude_id=record.id) is None
     assert loaded.find_by_body_hash(record.body_hash, exclude_id="x") == record.id
-    copy = make(("en-nvidia-mirror", "en", "mirror", "2026-11-01T13:00:00Z", (), None,
-                 "Mirror", record.body))  # fmt: skip
+    copy = make(
+        (
+            "en-nvidia-mirror",
+            "en",
+            "mirror",
+            "2026-11-01T13:00:00Z",
+            (),
+            None,
+            "Mirror",
+            record.body,
+        )
+    )
     loaded.upsert(copy)
     # The earliest written copy answers, whichever id asks.
     assert loaded.find_by_body_hash(record.body_hash, exclude_id="x") == record.id
@@ -559,12 +607,16 @@ def test_find_by_bands(loaded: Store) -> None:
 def test_find_by_bands_gives_the_ten_sharing_most_bands_earliest_first(store: Store) -> None:
     # near-N shares N of the four bands; twelve share one band, the earliest written first.
     bands = ["q-1", "q-2", "q-3", "q-4"]
-    near = [make((f"near-{n}", "en", "near", None, (), None, f"Near {n}", f"Near {n}."))
-            for n in range(2, 5)]  # fmt: skip
+    near = [
+        make((f"near-{n}", "en", "near", None, (), None, f"Near {n}", f"Near {n}."))
+        for n in range(2, 5)
+    ]
     for article, shared in zip(near, range(2, 5), strict=True):
         article.lsh_bands = bands[:shared]
-    ones = [make((f"one-{n:02d}", "en", "one", None, (), None, f"One {n}", f"One {n}."))
-            for n in range(12)]  # fmt: skip
+    ones = [
+        make((f"one-{n:02d}", "en", "one", None, (), None, f"One {n}", f"One {n}."))
+        for n in range(12)
+    ]
     for article in ones:
         article.lsh_bands = ["q-1"]
     for article in ones + near:  # one at a time: the write order is the earliest-first order
@@ -583,8 +635,10 @@ def test_iter_articles_in_id_order_and_resume(loaded: Store) -> None:
 
 
 def test_iter_articles_beyond_one_page(store: Store) -> None:
-    many = [make((f"bulk-{n:04d}", "en", "bulk", None, (), None, f"Bulk {n}", f"Body {n}."))
-            for n in range(1234)]  # fmt: skip
+    many = [
+        make((f"bulk-{n:04d}", "en", "bulk", None, (), None, f"Bulk {n}", f"Body {n}."))
+        for n in range(1234)
+    ]
     assert store.upsert_many(many).count("new") == 1234
     ids = [a.id for a in store.iter_articles()]
     assert ids == sorted(a.id for a in many)
@@ -609,29 +663,44 @@ def test_iter_articles_beyond_one_page(store: Store) -> None:
         ("Fabrik", ["de-fabrik-dresden", "de-fabriken"]),
         ("Fabriken", ["de-fabrik-dresden", "de-fabriken"]),
         # phrases, stemmed, across one column only
-        ('"data centres"', ["en-anthropic", "en-memphis", "en-nvidia-blog", "en-nvidia-copy",
-                            "en-nvidia-record"]),
+        (
+            '"data centres"',
+            ["en-anthropic", "en-memphis", "en-nvidia-blog", "en-nvidia-copy", "en-nvidia-record"],
+        ),
         ('"centres de données"', ["fr-gravelines", "fr-mistral", "fr-nvidia"]),
-        ("\"course à l'IA\"", ["fr-gravelines", "fr-meta-recrute"]),
+        ('"course à l\'IA"', ["fr-gravelines", "fr-meta-recrute"]),
         ('"chips data"', []),
         # excluded terms and phrases
-        ("Nvidia -Memphis", ["de-fabriken", "it-chip", "en-nvidia-blog", "fr-nvidia",
-                             "en-nvidia-copy", "en-nvidia-record"]),
+        (
+            "Nvidia -Memphis",
+            [
+                "de-fabriken",
+                "it-chip",
+                "en-nvidia-blog",
+                "fr-nvidia",
+                "en-nvidia-copy",
+                "en-nvidia-record",
+            ],
+        ),
         ('Nvidia -"data centres"', ["de-fabriken", "it-chip", "fr-nvidia"]),
-        ("Meta -(Talavera OR Zuckerberg)", ["it-meta", "de-meta", "fr-meta-recrute",
-                                            "en-meta-lab"]),
+        (
+            "Meta -(Talavera OR Zuckerberg)",
+            ["it-meta", "de-meta", "fr-meta-recrute", "en-meta-lab"],
+        ),
         # OR, grouping
         ("Mistral OR Anthropic", ["en-anthropic", "fr-mistral"]),
         ("(Mistral OR Anthropic) modèle", ["en-anthropic", "fr-mistral"]),
         # prefixes
-        ("superintellig*", ["it-meta", "de-meta", "fr-meta-recrute", "en-meta-lab-copy",
-                            "en-meta-lab"]),
+        (
+            "superintellig*",
+            ["it-meta", "de-meta", "fr-meta-recrute", "en-meta-lab-copy", "en-meta-lab"],
+        ),
         ("Rechenzent*", ["de-fabriken", "de-rechenzentren"]),
         # a hyphenated word is a phrase of its parts
         ("KI-Fabriken", ["de-fabriken"]),
         ("nothingatall", []),
     ],
-)  # fmt: skip
+)
 def test_query_matches(loaded: Store, query: str, expected: list[str]) -> None:
     result = search(loaded, query, sort="date")
     assert (names(result), result.total) == (expected, len(expected))
@@ -641,23 +710,49 @@ def test_query_matches(loaded: Store, query: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     ("options", "expected"),
     [
-        ({"languages": ["de"]}, ["de-verordnung", "de-gruenkohl", "de-fabrik-dresden",
-                                 "de-fabriken", "de-meta", "de-rechenzentren"]),
-        ({"sources": ["circuit", "food"]}, ["en-agi", "en-memphis", "en-meta-lab-copy",
-                                            "en-crumble"]),
-        ({"topics": ["energy"]}, ["it-datacenter", "fr-gravelines", "es-talavera-copy",
-                                  "es-talavera", "en-memphis", "de-rechenzentren"]),
-        ({"topics": ["energy", "chips"], "languages": ["it", "de"]},
-         ["it-datacenter", "de-fabrik-dresden", "de-fabriken", "it-chip", "de-rechenzentren"]),
-        ({"since": "2026-11-09", "until": "2026-11-11"}, ["es-sueldos", "en-agi",
-                                                          "es-talavera-copy", "es-talavera"]),
-        ({"since": "2026-11-09T12:00:00Z", "until": "2026-11-10T09:00:00Z"},
-         ["en-agi", "es-talavera-copy"]),
+        (
+            {"languages": ["de"]},
+            [
+                "de-verordnung",
+                "de-gruenkohl",
+                "de-fabrik-dresden",
+                "de-fabriken",
+                "de-meta",
+                "de-rechenzentren",
+            ],
+        ),
+        (
+            {"sources": ["circuit", "food"]},
+            ["en-agi", "en-memphis", "en-meta-lab-copy", "en-crumble"],
+        ),
+        (
+            {"topics": ["energy"]},
+            [
+                "it-datacenter",
+                "fr-gravelines",
+                "es-talavera-copy",
+                "es-talavera",
+                "en-memphis",
+                "de-rechenzentren",
+            ],
+        ),
+        (
+            {"topics": ["energy", "chips"], "languages": ["it", "de"]},
+            ["it-datacenter", "de-fabrik-dresden", "de-fabriken", "it-chip", "de-rechenzentren"],
+        ),
+        (
+            {"since": "2026-11-09", "until": "2026-11-11"},
+            ["es-sueldos", "en-agi", "es-talavera-copy", "es-talavera"],
+        ),
+        (
+            {"since": "2026-11-09T12:00:00Z", "until": "2026-11-10T09:00:00Z"},
+            ["en-agi", "es-talavera-copy"],
+        ),
         ({"until": "2026-10-31"}, ["it-risotto", "fr-tarte", "en-crumble"]),
         ({"since": "2026-11-20"}, ["de-verordnung"]),
         ({"languages": ["nl"]}, []),
     ],
-)  # fmt: skip
+)
 def test_filters(loaded: Store, options: dict, expected: list[str]) -> None:
     result = search(loaded, sort="date", **options)
     assert (names(result), result.total) == (expected, len(expected))
@@ -691,8 +786,11 @@ def test_pagination(loaded: Store, size: int) -> None:
 
 def test_pagination_of_ranked_results(loaded: Store) -> None:
     whole = names(search(loaded, "Meta OR Nvidia OR IA OR intelligence"))
-    paged = [name for page in (1, 2, 3) for name in
-             names(search(loaded, "Meta OR Nvidia OR IA OR intelligence", page=page, size=8))]  # fmt: skip
+    paged = [
+        name
+        for page in (1, 2, 3)
+        for name in names(search(loaded, "Meta OR Nvidia OR IA OR intelligence", page=page, size=8))
+    ]
     assert len(whole) == 20 and paged == whole
 
 
@@ -708,28 +806,73 @@ def test_facets_and_histogram(loaded: Store) -> None:
     result = search(loaded, facets=True, size=1)
     assert result.facets == {
         "language": {"en": 10, "de": 6, "fr": 6, "es": 4, "it": 4},
-        "source": {"circuit": 3, "corriere": 3, "diario": 3, "quotidien": 3, "techbote": 3,
-                   "wire": 3, "blog": 2, "heise": 2, "lemonde": 2, "agency": 1, "cucina": 1,
-                   "cuisine": 1, "food": 1, "kochen": 1, "noticias": 1},
+        "source": {
+            "circuit": 3,
+            "corriere": 3,
+            "diario": 3,
+            "quotidien": 3,
+            "techbote": 3,
+            "wire": 3,
+            "blog": 2,
+            "heise": 2,
+            "lemonde": 2,
+            "agency": 1,
+            "cucina": 1,
+            "cuisine": 1,
+            "food": 1,
+            "kochen": 1,
+            "noticias": 1,
+        },
         "topics": {"ai-race": 22, "chips": 7, "energy": 6},
-    }  # fmt: skip
+    }
     # Most frequent first, then by name.
     assert [list(values.items()) for values in result.facets.values()] == [
-        list(values.items()) for values in (
+        list(values.items())
+        for values in (
             {"en": 10, "de": 6, "fr": 6, "es": 4, "it": 4},
-            {"circuit": 3, "corriere": 3, "diario": 3, "quotidien": 3, "techbote": 3, "wire": 3,
-             "blog": 2, "heise": 2, "lemonde": 2, "agency": 1, "cucina": 1, "cuisine": 1,
-             "food": 1, "kochen": 1, "noticias": 1},
+            {
+                "circuit": 3,
+                "corriere": 3,
+                "diario": 3,
+                "quotidien": 3,
+                "techbote": 3,
+                "wire": 3,
+                "blog": 2,
+                "heise": 2,
+                "lemonde": 2,
+                "agency": 1,
+                "cucina": 1,
+                "cuisine": 1,
+                "food": 1,
+                "kochen": 1,
+                "noticias": 1,
+            },
             {"ai-race": 22, "chips": 7, "energy": 6},
         )
-    ]  # fmt: skip
+    ]
     assert result.histogram == {
-        "2026-10-20": 1, "2026-10-25": 1, "2026-10-28": 1, "2026-11-01": 3, "2026-11-02": 2,
-        "2026-11-03": 2, "2026-11-04": 2, "2026-11-05": 1, "2026-11-06": 1, "2026-11-07": 1,
-        "2026-11-08": 2, "2026-11-09": 2, "2026-11-10": 1, "2026-11-11": 1, "2026-11-12": 2,
-        "2026-11-13": 1, "2026-11-14": 1, "2026-11-15": 1, "2026-11-16": 1, "2026-11-18": 1,
+        "2026-10-20": 1,
+        "2026-10-25": 1,
+        "2026-10-28": 1,
+        "2026-11-01": 3,
+        "2026-11-02": 2,
+        "2026-11-03": 2,
+        "2026-11-04": 2,
+        "2026-11-05": 1,
+        "2026-11-06": 1,
+        "2026-11-07": 1,
+        "2026-11-08": 2,
+        "2026-11-09": 2,
+        "2026-11-10": 1,
+        "2026-11-11": 1,
+        "2026-11-12": 2,
+        "2026-11-13": 1,
+        "2026-11-14": 1,
+        "2026-11-15": 1,
+        "2026-11-16": 1,
+        "2026-11-18": 1,
         "2026-11-20": 1,
-    }  # fmt: skip
+    }
 
 
 def test_facets_of_a_query(loaded: Store) -> None:
@@ -739,16 +882,26 @@ def test_facets_of_a_query(loaded: Store) -> None:
         "source": {"diario": 3, "corriere": 2, "quotidien": 2, "lemonde": 1},
         "topics": {"ai-race": 7, "energy": 3, "chips": 1},
     }
-    assert result.histogram == {"2026-11-01": 1, "2026-11-03": 1, "2026-11-07": 1,
-                                "2026-11-08": 1, "2026-11-09": 1, "2026-11-11": 1,
-                                "2026-11-12": 1, "2026-11-16": 1}  # fmt: skip
+    assert result.histogram == {
+        "2026-11-01": 1,
+        "2026-11-03": 1,
+        "2026-11-07": 1,
+        "2026-11-08": 1,
+        "2026-11-09": 1,
+        "2026-11-11": 1,
+        "2026-11-12": 1,
+        "2026-11-16": 1,
+    }
     assert search(loaded, "IA").facets == {}
 
 
 def test_collapse_by_story(loaded: Store) -> None:
     result = search(loaded, sort="date", collapse=True)
-    collapsed = [name for name in BY_DATE if name not in
-                 ("es-talavera", "en-meta-lab", "en-nvidia-copy", "en-nvidia-record")]  # fmt: skip
+    collapsed = [
+        name
+        for name in BY_DATE
+        if name not in ("es-talavera", "en-meta-lab", "en-nvidia-copy", "en-nvidia-record")
+    ]
     assert (names(result), result.total) == (collapsed, 26)
     similar = {NAMES[h.article.id]: h.similar for h in result.hits if h.similar}
     assert similar == {"es-talavera-copy": 1, "en-meta-lab-copy": 1, "en-nvidia-blog": 2}
@@ -762,12 +915,19 @@ def test_collapse_by_story(loaded: Store) -> None:
     # Ranked: the best-scoring copy stands for its story (en-meta-lab has "hires").
     ranked = search(loaded, "Meta hires", collapse=True)
     assert (names(ranked), [h.similar for h in ranked.hits], ranked.total) == (
-        ["en-meta-lab"], [1], 1)  # fmt: skip
+        ["en-meta-lab"],
+        [1],
+        1,
+    )
     ranked = search(loaded, "Nvidia", collapse=True)
     assert ranked.total == 5
     assert sorted(zip(names(ranked), [h.similar for h in ranked.hits], strict=True)) == [
-        ("de-fabriken", 0), ("en-memphis", 0), ("en-nvidia-copy", 2), ("fr-nvidia", 0),
-        ("it-chip", 0)]  # fmt: skip
+        ("de-fabriken", 0),
+        ("en-memphis", 0),
+        ("en-nvidia-copy", 2),
+        ("fr-nvidia", 0),
+        ("it-chip", 0),
+    ]
 
 
 def test_hits_carry_the_whole_article_and_highlights(loaded: Store) -> None:
@@ -781,11 +941,29 @@ def test_hits_carry_the_whole_article_and_highlights(loaded: Store) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ['chips "unmatched', "NEAR(chips Nvidia)", "*", "AND OR", "chips AND", "OR chips",
-     "-chips", "((chips)", "chips)", "title:chips", "{title body}: chips", "^chips",
-     "'chips'", "Nvidia\x00 OR \x1b crumble", 'chips "a""b"', "!" * 10_000, "-- -",
-     "\x00\x01\x02", "é*", "a" * 900],
-)  # fmt: skip
+    [
+        'chips "unmatched',
+        "NEAR(chips Nvidia)",
+        "*",
+        "AND OR",
+        "chips AND",
+        "OR chips",
+        "-chips",
+        "((chips)",
+        "chips)",
+        "title:chips",
+        "{title body}: chips",
+        "^chips",
+        "'chips'",
+        "Nvidia\x00 OR \x1b crumble",
+        'chips "a""b"',
+        "!" * 10_000,
+        "-- -",
+        "\x00\x01\x02",
+        "é*",
+        "a" * 900,
+    ],
+)
 def test_hostile_queries_give_results_or_a_query_error(loaded: Store, query: str) -> None:
     try:
         result = search(loaded, query)
@@ -803,13 +981,31 @@ def test_a_bad_date_is_a_query_error(loaded: Store) -> None:
 # --- history and statistics ---------------------------------------------------------------
 
 RUNS = [
-    {"source": "wire", "started_at": "2026-11-20T10:00:00Z", "finished_at": "2026-11-20T10:05:00Z",
-     "status": "ok", "error": None, "stats": {"pages": 9, "dropped": {"no-topic": 2}}},
-    {"source": "ghost", "started_at": "2026-11-20T10:00:00Z", "finished_at": "2026-11-20T10:01:00Z",
-     "status": "failed", "error": "HTTP 503", "stats": {"pages": 0}},
-    {"source": "wire", "started_at": "2026-11-21T10:00:00Z", "finished_at": "2026-11-21T10:04:00Z",
-     "status": "ok", "error": None, "stats": {"pages": 4, "dropped": {"duplicate-of": 1}}},
-]  # fmt: skip
+    {
+        "source": "wire",
+        "started_at": "2026-11-20T10:00:00Z",
+        "finished_at": "2026-11-20T10:05:00Z",
+        "status": "ok",
+        "error": None,
+        "stats": {"pages": 9, "dropped": {"no-topic": 2}},
+    },
+    {
+        "source": "ghost",
+        "started_at": "2026-11-20T10:00:00Z",
+        "finished_at": "2026-11-20T10:01:00Z",
+        "status": "failed",
+        "error": "HTTP 503",
+        "stats": {"pages": 0},
+    },
+    {
+        "source": "wire",
+        "started_at": "2026-11-21T10:00:00Z",
+        "finished_at": "2026-11-21T10:04:00Z",
+        "status": "ok",
+        "error": None,
+        "stats": {"pages": 4, "dropped": {"duplicate-of": 1}},
+    },
+]
 
 
 def test_runs_newest_first(loaded: Store) -> None:
@@ -827,19 +1023,33 @@ def test_stats(loaded: Store) -> None:
     stats = loaded.stats()
     assert stats["articles"] == 30
     assert stats["sources"]["wire"] == {
-        "articles": 3, "languages": {"en": 3}, "newest_article": "2026-11-18T07:00:00Z",
-        "last_crawl": {"started_at": "2026-11-21T10:00:00Z", "finished_at": "2026-11-21T10:04:00Z",
-                       "status": "ok", "error": None},
+        "articles": 3,
+        "languages": {"en": 3},
+        "newest_article": "2026-11-18T07:00:00Z",
+        "last_crawl": {
+            "started_at": "2026-11-21T10:00:00Z",
+            "finished_at": "2026-11-21T10:04:00Z",
+            "status": "ok",
+            "error": None,
+        },
         "dropped": {"duplicate-of": 1},
-    }  # fmt: skip
+    }
     assert stats["sources"]["ghost"] == {
-        "articles": 0, "languages": {},
-        "last_crawl": {"started_at": "2026-11-20T10:00:00Z", "finished_at": "2026-11-20T10:01:00Z",
-                       "status": "failed", "error": "HTTP 503"},
+        "articles": 0,
+        "languages": {},
+        "last_crawl": {
+            "started_at": "2026-11-20T10:00:00Z",
+            "finished_at": "2026-11-20T10:01:00Z",
+            "status": "failed",
+            "error": "HTTP 503",
+        },
         "dropped": {},
-    }  # fmt: skip
-    assert stats["sources"]["blog"] == {"articles": 2, "languages": {"en": 2},
-                                        "newest_article": "2026-11-02T09:00:00Z"}  # fmt: skip
+    }
+    assert stats["sources"]["blog"] == {
+        "articles": 2,
+        "languages": {"en": 2},
+        "newest_article": "2026-11-02T09:00:00Z",
+    }
     assert list(stats["sources"]) == sorted({row[2] for row in ROWS} | {"ghost"})
 
 
@@ -855,23 +1065,40 @@ def test_an_empty_store(store: Store) -> None:
 # --- the two stores side by side ----------------------------------------------------------
 
 SHARED_QUERIES = [
-    "generale", "modèle", "Fabrik", '"data centres"', "Nvidia -Memphis", "Mistral OR Anthropic",
-    "superintellig*", "IA", "chips", "Meta", "intelligence", '"centres de données"',
-    "Meta OR Nvidia OR IA OR intelligence", "chips OR data OR datos OR données OR Rechenzentren",
-    "AI OR KI OR IA", "artificial OR artificielle OR artificiale OR künstliche", "",
-]  # fmt: skip
-BROAD_QUERIES = [
-    "Meta OR Nvidia OR IA OR intelligence", "chips OR data OR datos OR données OR Rechenzentren",
+    "generale",
+    "modèle",
+    "Fabrik",
+    '"data centres"',
+    "Nvidia -Memphis",
+    "Mistral OR Anthropic",
+    "superintellig*",
+    "IA",
+    "chips",
+    "Meta",
+    "intelligence",
+    '"centres de données"',
+    "Meta OR Nvidia OR IA OR intelligence",
+    "chips OR data OR datos OR données OR Rechenzentren",
     "AI OR KI OR IA",
-]  # fmt: skip
+    "artificial OR artificielle OR artificiale OR künstliche",
+    "",
+]
+BROAD_QUERIES = [
+    "Meta OR Nvidia OR IA OR intelligence",
+    "chips OR data OR datos OR données OR Rechenzentren",
+    "AI OR KI OR IA",
+]
 
 
 def test_both_stores_answer_alike(both: tuple[Store, Store]) -> None:
     sqlite, elasticsearch = both
     for query in SHARED_QUERIES:
-        for options in ({"sort": "date"}, {"sort": "date", "collapse": True},
-                        {"sort": "date", "facets": True, "languages": ["en", "fr"]},
-                        {"sort": "date", "page": 2, "size": 3}):  # fmt: skip
+        for options in (
+            {"sort": "date"},
+            {"sort": "date", "collapse": True},
+            {"sort": "date", "facets": True, "languages": ["en", "fr"]},
+            {"sort": "date", "page": 2, "size": 3},
+        ):
             a, b = search(sqlite, query, **options), search(elasticsearch, query, **options)
             assert (names(a), a.total) == (names(b), b.total), (query, options)
             assert [h.similar for h in a.hits] == [h.similar for h in b.hits], (query, options)
@@ -906,8 +1133,16 @@ def test_both_stores_treat_hostile_queries_alike(both: tuple[Store, Store]) -> N
     outcomes = []
     for store in both:
         seen = []
-        for query in ['chips "unmatched', "NEAR(chips Nvidia)", "*", "AND OR", "!" * 10_000,
-                      "Nvidia\x00 OR \x1b crumble", "'chips'", "^chips"]:  # fmt: skip
+        for query in [
+            'chips "unmatched',
+            "NEAR(chips Nvidia)",
+            "*",
+            "AND OR",
+            "!" * 10_000,
+            "Nvidia\x00 OR \x1b crumble",
+            "'chips'",
+            "^chips",
+        ]:
             try:
                 seen.append(sorted(names(search(store, query))))
             except QuerySyntaxError as exc:

@@ -81,12 +81,26 @@ def test_offsets_point_at_the_bare_word_in_running_text() -> None:
     text = "Selon l’IA d'OpenAI, OpenAI’s rivals et dell'IA aujourd’hui."
     tokens = tokenize(text)
     assert [t.word for t in tokens] == [
-        "Selon", "IA", "OpenAI", "OpenAI", "rivals", "et", "IA", "aujourd'hui",
-    ]  # fmt: skip
+        "Selon",
+        "IA",
+        "OpenAI",
+        "OpenAI",
+        "rivals",
+        "et",
+        "IA",
+        "aujourd'hui",
+    ]
     # Every offset slices the bare word out of the raw text (apostrophes kept as written).
     assert [text[t.start : t.end] for t in tokens] == [
-        "Selon", "IA", "OpenAI", "OpenAI", "rivals", "et", "IA", "aujourd’hui",
-    ]  # fmt: skip
+        "Selon",
+        "IA",
+        "OpenAI",
+        "OpenAI",
+        "rivals",
+        "et",
+        "IA",
+        "aujourd’hui",
+    ]
 
 
 # --- folding -----------------------------------------------------------------------------

@@ -40,11 +40,17 @@ def test_each_new_match_is_sent_exactly_once(empty_index, tmp_path):
         body = receiver.bodies[0]
         assert (body["saved_search"], body["query"]) == ("ai", "race")
         assert body["matches"][0] == {
-            "id": make_article(5).id, "url": "https://news.example/5.html", "title": "Article 5",
-            "source": "example", "language": "en", "published_at": "2026-11-05T08:00:00Z",
-            "authors": [], "topics": ["ai-race"], "story_id": make_article(5).id,
+            "id": make_article(5).id,
+            "url": "https://news.example/5.html",
+            "title": "Article 5",
+            "source": "example",
+            "language": "en",
+            "published_at": "2026-11-05T08:00:00Z",
+            "authors": [],
+            "topics": ["ai-race"],
+            "story_id": make_article(5).id,
             "snippet": "Body of article 5 about the AI race.",
-        }  # fmt: skip
+        }
 
         store.upsert(make_article(1))  # new, and older than the others
         store.upsert(make_article(4, title="Article 4, updated"))  # changed, already sent
@@ -63,8 +69,11 @@ def test_each_new_match_is_sent_exactly_once(empty_index, tmp_path):
 def test_a_failing_receiver_is_retried_with_backoff(empty_index, tmp_path):
     empty_index.store.upsert(make_article(7))
     with Receiver(fail_first=2) as receiver:
-        config = web_config(empty_index, tmp_path, saved_searches=[
-            {"name": "ai", "query": "", "webhook": receiver.url}])  # fmt: skip
+        config = web_config(
+            empty_index,
+            tmp_path,
+            saved_searches=[{"name": "ai", "query": "", "webhook": receiver.url}],
+        )
         saved = SavedSearches(config, tmp_path / "saved.db")
         reports = deliver_alerts(config, empty_index.store, saved, **FAST)
         assert [(r.sent, r.error) for r in reports] == [(1, None)]
@@ -75,8 +84,11 @@ def test_a_failing_receiver_is_retried_with_backoff(empty_index, tmp_path):
 def test_a_delivery_that_keeps_failing_is_tried_again_at_the_next_run(empty_index, tmp_path):
     empty_index.store.upsert(make_article(8))
     with Receiver(fail_first=4, status=503) as receiver:
-        config = web_config(empty_index, tmp_path, saved_searches=[
-            {"name": "ai", "query": "", "webhook": receiver.url}])  # fmt: skip
+        config = web_config(
+            empty_index,
+            tmp_path,
+            saved_searches=[{"name": "ai", "query": "", "webhook": receiver.url}],
+        )
         saved = SavedSearches(config, tmp_path / "saved.db")
         (report,) = deliver_alerts(config, empty_index.store, saved, **FAST)
         assert report.error == f"HTTP 503 from {receiver.url} (after 4 attempt(s))"
@@ -94,8 +106,11 @@ def test_a_delivery_that_keeps_failing_is_tried_again_at_the_next_run(empty_inde
 def test_a_refusing_receiver_is_not_retried(empty_index, tmp_path):
     empty_index.store.upsert(make_article(9))
     with Receiver(fail_first=1, status=404) as receiver:
-        config = web_config(empty_index, tmp_path, saved_searches=[
-            {"name": "ai", "query": "", "webhook": receiver.url}])  # fmt: skip
+        config = web_config(
+            empty_index,
+            tmp_path,
+            saved_searches=[{"name": "ai", "query": "", "webhook": receiver.url}],
+        )
         saved = SavedSearches(config, tmp_path / "saved.db")
         (report,) = deliver_alerts(config, empty_index.store, saved, **FAST)
         assert report.error == f"HTTP 404 from {receiver.url} (after 1 attempt(s))"
@@ -107,8 +122,11 @@ def test_many_matches_go_in_batches(empty_index, tmp_path):
         for n in range(4):  # 112 articles
             empty_index.store.upsert(make_article(day, id=f"{day:02d}-{n}", body=f"AI race {n}"))
     with Receiver() as receiver:
-        config = web_config(empty_index, tmp_path, saved_searches=[
-            {"name": "ai", "query": "race", "webhook": receiver.url}])  # fmt: skip
+        config = web_config(
+            empty_index,
+            tmp_path,
+            saved_searches=[{"name": "ai", "query": "race", "webhook": receiver.url}],
+        )
         saved = SavedSearches(config, tmp_path / "saved.db")
         (report,) = deliver_alerts(config, empty_index.store, saved, **FAST)
     assert (report.new, report.sent) == (112, 112)
@@ -119,8 +137,9 @@ def test_many_matches_go_in_batches(empty_index, tmp_path):
 def test_searches_created_through_the_api_alert_too_and_show_in_stats(empty_index, tmp_path):
     empty_index.store.upsert(make_article(10))
     with Receiver() as receiver, make_client(empty_index, tmp_path) as client:
-        created = client.post("/api/saved-searches",
-                              json={"name": "api-hook", "query": "", "webhook": receiver.url})  # fmt: skip
+        created = client.post(
+            "/api/saved-searches", json={"name": "api-hook", "query": "", "webhook": receiver.url}
+        )
         assert created.status_code == 201
         client.post("/api/saved-searches", json={"name": "no-hook", "query": "x"})
         config = web_config(empty_index, tmp_path)
@@ -139,13 +158,17 @@ def test_alerts_from_the_command_line_and_in_stats(empty_index, tmp_path):
     empty_index.store.upsert(make_article(12))
     with Receiver() as receiver:
         config = tmp_path / "newswatch.toml"
-        config.write_text(toml_text({
-            "store": empty_index.backend.config(empty_index.key),
-            "saved_searches": [
-                {"name": "ai", "query": "race", "webhook": receiver.url},
-                {"name": "quiet", "query": "race"},
-            ],
-        }))  # fmt: skip
+        config.write_text(
+            toml_text(
+                {
+                    "store": empty_index.backend.config(empty_index.key),
+                    "saved_searches": [
+                        {"name": "ai", "query": "race", "webhook": receiver.url},
+                        {"name": "quiet", "query": "race"},
+                    ],
+                }
+            )
+        )
         result = run_newswatch("--config", str(config), "alerts", "send", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert result.stdout == "alerts: ai: 2 of 2 new match(es) sent\n"
@@ -165,17 +188,26 @@ def test_every_crawl_delivers_alerts_and_a_dead_webhook_never_fails_it(tmp_path)
     with SiteServer(SITE) as site, Receiver() as receiver:
         dead = f"http://127.0.0.1:{free_port()}/hook"  # bound and released: nobody listens
         config = tmp_path / "newswatch.toml"
-        config.write_text(toml_text({
-            "crawler": {"download_delay": 0, "autothrottle": False},
-            "filters": {"keep_unmatched": True},
-            "store": {"backend": "sqlite", "path": str(tmp_path / "crawl.db")},
-            "sources": [{"name": "techbote", "kind": "feed",
-                         "urls": [f"{site.url}/feeds/techbote.rdf"]}],
-            "saved_searches": [
-                {"name": "everything", "query": "", "webhook": receiver.url},
-                {"name": "nowhere", "query": "", "webhook": dead},
-            ],
-        }))  # fmt: skip
+        config.write_text(
+            toml_text(
+                {
+                    "crawler": {"download_delay": 0, "autothrottle": False},
+                    "filters": {"keep_unmatched": True},
+                    "store": {"backend": "sqlite", "path": str(tmp_path / "crawl.db")},
+                    "sources": [
+                        {
+                            "name": "techbote",
+                            "kind": "feed",
+                            "urls": [f"{site.url}/feeds/techbote.rdf"],
+                        }
+                    ],
+                    "saved_searches": [
+                        {"name": "everything", "query": "", "webhook": receiver.url},
+                        {"name": "nowhere", "query": "", "webhook": dead},
+                    ],
+                }
+            )
+        )
         result = run_newswatch("--config", str(config), "crawl", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     store = SqliteStore(tmp_path / "crawl.db", LANGUAGES)

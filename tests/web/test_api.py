@@ -27,8 +27,11 @@ def test_search_collapses_near_copies_with_facets_and_histogram(demo_client, dem
     assert response.status_code == 200
     data = response.json()
     assert (data["query"], data["total"], data["page"], data["size"]) == (
-        "superintelligence", 6, 1, 10,
-    )  # fmt: skip
+        "superintelligence",
+        6,
+        1,
+        10,
+    )
     # The Daily Circuit's copy of gw1 is folded into it: 7 articles, 6 stories.
     assert paths(demo_index, data["hits"]) == [
         "/corriere-tecnologico/tecnologia/superintelligenza-meta-recluta-in-italia.html",
@@ -41,17 +44,39 @@ def test_search_collapses_near_copies_with_facets_and_histogram(demo_client, dem
     assert [h["similar"] for h in data["hits"]] == [0, 0, 1, 0, 0, 0]
     assert data["facets"] == {
         "language": {"en": 4, "fr": 2, "it": 1},
-        "source": {"demo-daily-circuit": 3, "demo-quotidien-numerique": 2,
-                   "demo-corriere-tecnologico": 1, "demo-news-sitemaps": 1},
+        "source": {
+            "demo-daily-circuit": 3,
+            "demo-quotidien-numerique": 2,
+            "demo-corriere-tecnologico": 1,
+            "demo-news-sitemaps": 1,
+        },
         "topics": {"ai-race": 7},
-    }  # fmt: skip
+    }
     assert data["histogram"] == {
-        "2026-11-04": 3, "2026-11-09": 1, "2026-11-11": 1, "2026-11-16": 1, "2026-11-19": 1,
-    }  # fmt: skip
+        "2026-11-04": 3,
+        "2026-11-09": 1,
+        "2026-11-11": 1,
+        "2026-11-16": 1,
+        "2026-11-19": 1,
+    }
     gw1 = data["hits"][2]
-    assert sorted(gw1) == sorted(["id", "url", "canonical_url", "title", "title_html", "source",
-                                  "language", "published_at", "topics", "authors", "snippet_html",
-                                  "score", "similar"])  # fmt: skip
+    assert sorted(gw1) == sorted(
+        [
+            "id",
+            "url",
+            "canonical_url",
+            "title",
+            "title_html",
+            "source",
+            "language",
+            "published_at",
+            "topics",
+            "authors",
+            "snippet_html",
+            "score",
+            "similar",
+        ]
+    )
     assert gw1["id"] == demo_index.demo.id(GW1)
     assert gw1["title"] == "OpenAI researchers defect to Meta's superintelligence lab"
     assert gw1["title_html"] == (
@@ -75,18 +100,29 @@ def test_search_filters_and_date_sort(demo_client, demo_index):
     assert data["hits"][0]["similar"] == 1  # meta-elige-talavera, the same story
     assert data["facets"]["language"] == {"es": 4}
 
-    data = demo_client.get("/api/search", params=[
-        ("q", "Meta"), ("topic", "ai-race"), ("since", "2026-11-05"), ("until", "2026-11-09"),
-        ("sort", "date"), ("lang", "en"), ("lang", "fr"), ("lang", "es"),
-    ]).json()  # fmt: skip
+    data = demo_client.get(
+        "/api/search",
+        params=[
+            ("q", "Meta"),
+            ("topic", "ai-race"),
+            ("since", "2026-11-05"),
+            ("until", "2026-11-09"),
+            ("sort", "date"),
+            ("lang", "en"),
+            ("lang", "fr"),
+            ("lang", "es"),
+        ],
+    ).json()
     assert paths(demo_index, data["hits"]) == [
         "/quotidien-numerique/tech/superintelligence-meta-recrute-chercheurs-parisiens.html",
         "/diario-digital/tecnologia/talavera-acogera-centro-de-datos-de-meta.html",
         "/daily-circuit/tech/xai-colossus-memphis-expansion.html",
     ]
     assert [h["published_at"] for h in data["hits"]] == [
-        "2026-11-09T06:30:00Z", "2026-11-06T12:30:00Z", "2026-11-05T18:00:00Z",
-    ]  # fmt: skip
+        "2026-11-09T06:30:00Z",
+        "2026-11-06T12:30:00Z",
+        "2026-11-05T18:00:00Z",
+    ]
     assert data["histogram"] == {"2026-11-05": 1, "2026-11-06": 2, "2026-11-09": 1}
 
     data = demo_client.get("/api/search", params={"source": "demo-techbote", "q": "Meta"}).json()
@@ -159,9 +195,12 @@ def test_stats_and_health(demo_client):
     stats = demo_client.get("/api/stats").json()
     assert stats["articles"] == 23
     assert {name: entry["articles"] for name, entry in stats["sources"].items()} == {
-        "demo-corriere-tecnologico": 4, "demo-daily-circuit": 4, "demo-news-sitemaps": 7,
-        "demo-quotidien-numerique": 4, "demo-techbote": 4,
-    }  # fmt: skip
+        "demo-corriere-tecnologico": 4,
+        "demo-daily-circuit": 4,
+        "demo-news-sitemaps": 7,
+        "demo-quotidien-numerique": 4,
+        "demo-techbote": 4,
+    }
     assert stats["alerts"] == {}
     response = demo_client.get("/api/health")
     assert (response.status_code, response.json()) == (200, {"store": "ok"})
@@ -230,8 +269,19 @@ def test_every_response_carries_the_security_headers(demo_client, empty_index, t
     ]
     with make_client(empty_index, tmp_path / "t", token="a-long-token") as client:
         responses.append(client.get("/"))
-    assert [r.status_code for r in responses] == [200, 400, 200, 400, 404, 200, 200, 404, 200,
-                                                  400, 401]  # fmt: skip
+    assert [r.status_code for r in responses] == [
+        200,
+        400,
+        200,
+        400,
+        404,
+        200,
+        200,
+        404,
+        200,
+        400,
+        401,
+    ]
     for response in responses:
         assert response.headers["content-security-policy"] == CSP
         assert response.headers["x-content-type-options"] == "nosniff"
@@ -253,8 +303,17 @@ TOKEN = "s3cret-t0ken"
 def test_the_access_token_guards_every_route(empty_index, tmp_path):
     empty_index.store.upsert(make_article(3))
     with make_client(empty_index, tmp_path, token=TOKEN) as client:
-        for path in ("/", "/api/search", "/api/health", "/api/stats", "/api/openapi.json",
-                     "/static/app.css", "/feeds/x.atom", "/api/export", "/api/saved-searches"):  # fmt: skip
+        for path in (
+            "/",
+            "/api/search",
+            "/api/health",
+            "/api/stats",
+            "/api/openapi.json",
+            "/static/app.css",
+            "/feeds/x.atom",
+            "/api/export",
+            "/api/saved-searches",
+        ):
             response = client.get(path)
             assert response.status_code == 401, path
             assert response.json() == {

@@ -17,9 +17,15 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from webtesting import ARTIFACTS, LiveServer, make_app, make_article
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SHOTS = ARTIFACTS / "web"
 
 META = [
@@ -188,8 +194,11 @@ def test_a_phone_width_needs_no_horizontal_scroll(browser, demo_site, path):
     assert sizes == [390, 390]
     box = page.get_by_label("Search articles").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
-    name = {"/?q=superintelligence": "phone.png", "/?sort=date&page=2": "phone-page-2.png",
-            "/?q=%22open": "phone-error.png"}[path]  # fmt: skip
+    name = {
+        "/?q=superintelligence": "phone.png",
+        "/?sort=date&page=2": "phone-page-2.png",
+        "/?q=%22open": "phone-error.png",
+    }[path]
     page.screenshot(path=SHOTS / name, full_page=True)
     page.close()
 
@@ -200,21 +209,32 @@ SCRIPT = "<script>window.__xss=1</script>"
 IMG = '<img src=x onerror="window.__xss=1">'
 SVG = '"><svg onload=window.__xss=1>'
 JS_URL = "javascript:window.__xss=1"
-HOSTILE_URLS = [JS_URL, " JAVASCRIPT:window.__xss=1", "java\tscript:window.__xss=1",
-                "data:text/html,<script>window.__xss=1</script>",
-                'https://news.example/a"><svg/onload=window.__xss=1>']  # fmt: skip
+HOSTILE_URLS = [
+    JS_URL,
+    " JAVASCRIPT:window.__xss=1",
+    "java\tscript:window.__xss=1",
+    "data:text/html,<script>window.__xss=1</script>",
+    'https://news.example/a"><svg/onload=window.__xss=1>',
+]
 
 
 def hostile_articles() -> list[Any]:
     articles = []
     for n, url in enumerate(HOSTILE_URLS, start=1):
-        articles.append(make_article(
-            n, url=url, canonical_url=url,
-            title=f"xss {n} {SCRIPT} {IMG} {SVG}",
-            body=f"xss body {SCRIPT} then {IMG} and {SVG} and {JS_URL} end.",
-            authors=[IMG, SCRIPT], site_name=f"Outlet {SVG}", source="hostile",
-            topics=["ai-race"], language="en",
-        ))  # fmt: skip
+        articles.append(
+            make_article(
+                n,
+                url=url,
+                canonical_url=url,
+                title=f"xss {n} {SCRIPT} {IMG} {SVG}",
+                body=f"xss body {SCRIPT} then {IMG} and {SVG} and {JS_URL} end.",
+                authors=[IMG, SCRIPT],
+                site_name=f"Outlet {SVG}",
+                source="hostile",
+                topics=["ai-race"],
+                language="en",
+            )
+        )
     return articles
 
 
@@ -226,8 +246,13 @@ def assert_no_xss(page: Page) -> None:
     for href in hrefs:
         squeezed = "".join(href.split()).lower()
         assert not squeezed.startswith(("javascript:", "data:")), href
-    assert page.evaluate("document.querySelectorAll('img, script:not([src]), [onerror], "
-                         "[onload], iframe, object, embed').length") == 0  # fmt: skip
+    assert (
+        page.evaluate(
+            "document.querySelectorAll('img, script:not([src]), [onerror], "
+            "[onload], iframe, object, embed').length"
+        )
+        == 0
+    )
 
 
 def test_hostile_text_and_urls_stay_text(browser, empty_index, tmp_path):

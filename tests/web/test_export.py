@@ -13,37 +13,64 @@ from pipelines.stores.base import SearchRequest
 
 HEADER = ["id", "url", "title", "source", "language", "published_at", "authors", "topics"]
 META_ES = [
-    ("/diario-digital/tecnologia/scale-ai-sede-europea-madrid.html",
-     "Scale AI abrirá en Madrid su sede europea con 400 empleos",
-     "2026-11-18T08:45:00Z", ["Diego Castillo"]),
-    ("/diario-digital/tecnologia/carrera-de-la-ia-sueldos-laboratorio-superinteligencia.html",
-     "La carrera de la IA dispara los sueldos: Meta ofrece hasta 100 millones por investigador "
-     "para su laboratorio de superinteligencia",
-     "2026-11-13T09:15:00Z", ["Marta Ibáñez", "Lucía Navarro"]),
-    ("/diario-digital/tecnologia/talavera-acogera-centro-de-datos-de-meta.html",
-     "Talavera acogerá el gran centro de datos de Meta para la carrera de la IA",
-     "2026-11-06T12:30:00Z", ["Javier Ortega"]),
-    ("/diario-digital/tecnologia/meta-elige-talavera-centro-de-datos-ia.html",
-     "Meta elige Talavera de la Reina para su mayor centro de datos de IA en Europa",
-     "2026-11-06T07:00:00Z", ["Lucía Navarro"]),
-]  # fmt: skip
+    (
+        "/diario-digital/tecnologia/scale-ai-sede-europea-madrid.html",
+        "Scale AI abrirá en Madrid su sede europea con 400 empleos",
+        "2026-11-18T08:45:00Z",
+        ["Diego Castillo"],
+    ),
+    (
+        "/diario-digital/tecnologia/carrera-de-la-ia-sueldos-laboratorio-superinteligencia.html",
+        "La carrera de la IA dispara los sueldos: Meta ofrece hasta 100 millones por investigador "
+        "para su laboratorio de superinteligencia",
+        "2026-11-13T09:15:00Z",
+        ["Marta Ibáñez", "Lucía Navarro"],
+    ),
+    (
+        "/diario-digital/tecnologia/talavera-acogera-centro-de-datos-de-meta.html",
+        "Talavera acogerá el gran centro de datos de Meta para la carrera de la IA",
+        "2026-11-06T12:30:00Z",
+        ["Javier Ortega"],
+    ),
+    (
+        "/diario-digital/tecnologia/meta-elige-talavera-centro-de-datos-ia.html",
+        "Meta elige Talavera de la Reina para su mayor centro de datos de IA en Europa",
+        "2026-11-06T07:00:00Z",
+        ["Lucía Navarro"],
+    ),
+]
 
 
 def expected_rows(demo) -> list[dict]:
     return [
-        {"id": demo.id(path), "url": demo.base + path, "title": title,
-         "source": "demo-news-sitemaps", "language": "es", "published_at": published,
-         "authors": authors, "topics": ["ai-race"]}
+        {
+            "id": demo.id(path),
+            "url": demo.base + path,
+            "title": title,
+            "source": "demo-news-sitemaps",
+            "language": "es",
+            "published_at": published,
+            "authors": authors,
+            "topics": ["ai-race"],
+        }
         for path, title, published, authors in META_ES
-    ]  # fmt: skip
+    ]
 
 
 def as_csv(rows: list[dict]) -> list[list[str]]:
     return [HEADER] + [
-        [r["id"], r["url"], r["title"], r["source"], r["language"], r["published_at"],
-         "; ".join(r["authors"]), "; ".join(r["topics"])]
+        [
+            r["id"],
+            r["url"],
+            r["title"],
+            r["source"],
+            r["language"],
+            r["published_at"],
+            "; ".join(r["authors"]),
+            "; ".join(r["topics"]),
+        ]
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def test_export_from_the_api(demo_client, demo_index):
@@ -62,8 +89,9 @@ def test_export_from_the_api(demo_client, demo_index):
 
     response = demo_client.get("/api/export", params={"format": "xml"})
     assert (response.status_code, response.json()) == (
-        400, {"error": "format must be csv or jsonl (got 'xml')"},
-    )  # fmt: skip
+        400,
+        {"error": "format must be csv or jsonl (got 'xml')"},
+    )
     # Every article, not one per story, and not only a page.
     everything = demo_client.get("/api/export", params={"format": "jsonl", "size": 2})
     assert len(everything.text.splitlines()) == 23
@@ -92,8 +120,11 @@ def test_export_reads_the_store_a_page_at_a_time(demo_index):
 
 
 def test_spreadsheet_formulas_stay_text_in_csv(empty_index, tmp_path):
-    empty_index.store.upsert(make_article(2, title='=HYPERLINK("https://evil.example","x")',
-                                          authors=["+1 Writer", "@someone"]))  # fmt: skip
+    empty_index.store.upsert(
+        make_article(
+            2, title='=HYPERLINK("https://evil.example","x")', authors=["+1 Writer", "@someone"]
+        )
+    )
     with make_client(empty_index, tmp_path) as client:
         rows = list(csv.reader(io.StringIO(client.get("/api/export").text)))
         line = json.loads(client.get("/api/export?format=jsonl").text)
@@ -107,19 +138,47 @@ def test_export_from_the_command_line(demo_index, tmp_path):
     config = tmp_path / "newswatch.toml"
     config.write_text(toml_text({"store": demo_index.backend.config(demo_index.key)}))
     out = tmp_path / "meta.jsonl"
-    result = run_newswatch("--config", str(config), "export", "Meta", "--lang", "es",
-                           "--format", "jsonl", "--output", str(out), cwd=tmp_path)  # fmt: skip
+    result = run_newswatch(
+        "--config",
+        str(config),
+        "export",
+        "Meta",
+        "--lang",
+        "es",
+        "--format",
+        "jsonl",
+        "--output",
+        str(out),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == f"newswatch: exported 4 article(s) to {out}\n"
     assert [json.loads(line) for line in out.read_text().splitlines()] == expected
 
-    result = run_newswatch("--config", str(config), "export", "Meta", "--lang", "es",
-                           "--since", "2026-11-10", cwd=tmp_path)  # fmt: skip
+    result = run_newswatch(
+        "--config",
+        str(config),
+        "export",
+        "Meta",
+        "--lang",
+        "es",
+        "--since",
+        "2026-11-10",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert list(csv.reader(io.StringIO(result.stdout))) == as_csv(expected[:2])
 
-    bad = run_newswatch("--config", str(config), "export", "--output", str(tmp_path / "bad.csv"),
-                        "--", "-alone", cwd=tmp_path)  # fmt: skip
+    bad = run_newswatch(
+        "--config",
+        str(config),
+        "export",
+        "--output",
+        str(tmp_path / "bad.csv"),
+        "--",
+        "-alone",
+        cwd=tmp_path,
+    )
     assert bad.returncode == 2
     assert bad.stderr == (
         "newswatch: bad query: a query needs at least one term that is not excluded\n"

@@ -60,8 +60,10 @@ def test_results_facets_timeline_and_similar(demo_client):
         "Il Corriere Tecnologico · 2026-11-04 · it · ai-race"
     )
     assert "superintelligenza" in first.cssselect(".snippet mark")[0].text.lower()
-    assert [r.cssselect(".similar")[0].text if r.cssselect(".similar") else None
-            for r in doc.cssselect(".result")] == [None, None, "+1 similar", None, None, None]  # fmt: skip
+    assert [
+        r.cssselect(".similar")[0].text if r.cssselect(".similar") else None
+        for r in doc.cssselect(".result")
+    ] == [None, None, "+1 similar", None, None, None]
 
     languages = facet_links(doc, "lang")
     assert {k: v[0] for k, v in languages.items()} == {"en": "4", "fr": "2", "it": "1"}
@@ -102,8 +104,12 @@ def test_facets_toggle_on_and_off(demo_client):
     ]
     # A second filter adds to the first; the page goes back to 1.
     source = facet_links(doc, "source")["demo-news-sitemaps"][1]
-    assert query(source) == [("q", "Meta"), ("lang", "es"), ("source", "demo-news-sitemaps"),
-                             ("sort", "date")]  # fmt: skip
+    assert query(source) == [
+        ("q", "Meta"),
+        ("lang", "es"),
+        ("source", "demo-news-sitemaps"),
+        ("sort", "date"),
+    ]
     # A chosen filter that matches nothing can still be switched off.
     doc = parse(demo_client.get("/", params={"q": "Meta", "lang": "nl"}))
     assert facet_links(doc, "lang") == {"nl": ("0", "/?q=Meta", True)}
@@ -188,9 +194,18 @@ def test_saved_searches_are_listed_with_their_feeds(demo_index, tmp_path):
 def test_only_http_urls_become_links():
     assert is_http_url("https://example.com/a?b=c")
     assert is_http_url("HTTP://example.com/")
-    for url in ["javascript:alert(1)", " https://example.com/", "https://exa mple.com/",
-                "java\nscript:x", "data:text/html,x", "//example.com/", "https:/x\x00",
-                "ftp://example.com/", "", None]:  # fmt: skip
+    for url in [
+        "javascript:alert(1)",
+        " https://example.com/",
+        "https://exa mple.com/",
+        "java\nscript:x",
+        "data:text/html,x",
+        "//example.com/",
+        "https:/x\x00",
+        "ftp://example.com/",
+        "",
+        None,
+    ]:
         assert not is_http_url(url), url
 
 
@@ -198,8 +213,12 @@ def test_the_timeline_groups_long_spans_by_month():
     chart = timeline({"2026-01-15": 2, "2026-03-01": 1, "2026-06-30": 4, "bad": 9})
     assert chart.unit == "month"
     assert [(b.label, b.count) for b in chart.bars] == [
-        ("2026-01", 2), ("2026-02", 0), ("2026-03", 1), ("2026-04", 0), ("2026-05", 0),
+        ("2026-01", 2),
+        ("2026-02", 0),
+        ("2026-03", 1),
+        ("2026-04", 0),
+        ("2026-05", 0),
         ("2026-06", 4),
-    ]  # fmt: skip
+    ]
     assert [b.height for b in chart.bars] == [43.0, 0.0, 21.5, 0.0, 0.0, 86.0]
     assert timeline({}).bars == []

@@ -16,17 +16,38 @@ CONFIG_SEARCH = {"name": "meta-es", "query": "Meta", "lang": ["es"]}
 
 def test_saved_searches_from_the_config_and_the_api(demo_index, tmp_path):
     with make_client(demo_index, tmp_path, saved_searches=[CONFIG_SEARCH]) as client:
-        assert client.get("/api/saved-searches").json() == {"saved_searches": [
-            {"name": "meta-es", "query": "Meta", "lang": ["es"], "source": [], "topic": [],
-             "has_webhook": False, "origin": "config", "feed": "/feeds/meta-es.atom"},
-        ]}  # fmt: skip
-        body = {"name": "chips", "query": "Nvidia OR chip*", "topic": ["ai-race"],
-                "webhook": "http://127.0.0.1:9/hook"}  # fmt: skip
+        assert client.get("/api/saved-searches").json() == {
+            "saved_searches": [
+                {
+                    "name": "meta-es",
+                    "query": "Meta",
+                    "lang": ["es"],
+                    "source": [],
+                    "topic": [],
+                    "has_webhook": False,
+                    "origin": "config",
+                    "feed": "/feeds/meta-es.atom",
+                },
+            ]
+        }
+        body = {
+            "name": "chips",
+            "query": "Nvidia OR chip*",
+            "topic": ["ai-race"],
+            "webhook": "http://127.0.0.1:9/hook",
+        }
         response = client.post("/api/saved-searches", json=body)
         assert response.status_code == 201
-        created = {"name": "chips", "query": "Nvidia OR chip*", "lang": [], "source": [],
-                   "topic": ["ai-race"], "has_webhook": True, "origin": "api",
-                   "feed": "/feeds/chips.atom"}  # fmt: skip
+        created = {
+            "name": "chips",
+            "query": "Nvidia OR chip*",
+            "lang": [],
+            "source": [],
+            "topic": ["ai-race"],
+            "has_webhook": True,
+            "origin": "api",
+            "feed": "/feeds/chips.atom",
+        }
         assert response.json() == created
         names = [s["name"] for s in client.get("/api/saved-searches").json()["saved_searches"]]
         assert names == ["meta-es", "chips"]
@@ -38,12 +59,14 @@ def test_saved_searches_from_the_config_and_the_api(demo_index, tmp_path):
         assert (response.status_code, response.content) == (204, b"")
         response = client.delete("/api/saved-searches/chips")
         assert (response.status_code, response.json()) == (
-            404, {"error": "no saved search named 'chips'"},
-        )  # fmt: skip
+            404,
+            {"error": "no saved search named 'chips'"},
+        )
         response = client.delete("/api/saved-searches/meta-es")
-        assert (response.status_code, response.json()) == (409, {
-            "error": "the saved search 'meta-es' is defined in the config file: remove it there"
-        })  # fmt: skip
+        assert (response.status_code, response.json()) == (
+            409,
+            {"error": "the saved search 'meta-es' is defined in the config file: remove it there"},
+        )
         assert [s["name"] for s in client.get("/api/saved-searches").json()["saved_searches"]] == [
             "meta-es"
         ]
@@ -52,21 +75,33 @@ def test_saved_searches_from_the_config_and_the_api(demo_index, tmp_path):
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
-        ({"name": "meta-es", "query": "x"}, 409,
-         "a saved search named 'meta-es' is in the config file"),
-        ({"name": "bad name", "query": "x"}, 400,
-         "name: expected a name of letters, digits, '.', '_' or '-' (got 'bad name')"),
+        (
+            {"name": "meta-es", "query": "x"},
+            409,
+            "a saved search named 'meta-es' is in the config file",
+        ),
+        (
+            {"name": "bad name", "query": "x"},
+            400,
+            "name: expected a name of letters, digits, '.', '_' or '-' (got 'bad name')",
+        ),
         ({"query": "x"}, 400, "name: missing required key"),
-        ({"name": "q", "query": '"open'}, 400,
-         "query: bad query: unmatched '\"' in query: close the phrase with a second quote (got "
-         "'\"open')"),
+        (
+            {"name": "q", "query": '"open'},
+            400,
+            "query: bad query: unmatched '\"' in query: close the phrase with a second quote (got "
+            "'\"open')",
+        ),
         ({"name": "q", "query": "x", "lang": "en"}, 400, "lang: expected a valid list (got 'en')"),
-        ({"name": "q", "query": "x", "webhook": "file:///etc/passwd"}, 400,
-         "webhook: expected an http:// or https:// URL (got 'file:///etc/passwd')"),
+        (
+            {"name": "q", "query": "x", "webhook": "file:///etc/passwd"},
+            400,
+            "webhook: expected an http:// or https:// URL (got 'file:///etc/passwd')",
+        ),
         ({"name": "q", "query": "x", "colour": "red"}, 400, "colour: unknown key"),
         (["not", "an", "object"], 400, "expected a JSON object"),
     ],
-)  # fmt: skip
+)
 def test_bad_saved_searches_are_refused(demo_index, tmp_path, body, status, message):
     with make_client(demo_index, tmp_path, saved_searches=[CONFIG_SEARCH]) as client:
         response = client.post("/api/saved-searches", json=body)
@@ -76,25 +111,35 @@ def test_bad_saved_searches_are_refused(demo_index, tmp_path, body, status, mess
 def test_a_saved_search_is_posted_as_json_only(demo_index, tmp_path):
     with make_client(demo_index, tmp_path) as client:
         # A form or text/plain POST (what another web page may send without asking) is refused.
-        response = client.post("/api/saved-searches", content=b'{"name": "x", "query": "y"}',
-                               headers={"Content-Type": "text/plain"})  # fmt: skip
+        response = client.post(
+            "/api/saved-searches",
+            content=b'{"name": "x", "query": "y"}',
+            headers={"Content-Type": "text/plain"},
+        )
         assert (response.status_code, response.json()) == (
-            415, {"error": "send the saved search as application/json"},
-        )  # fmt: skip
-        response = client.post("/api/saved-searches", content=b"{nope",
-                               headers={"Content-Type": "application/json"})  # fmt: skip
+            415,
+            {"error": "send the saved search as application/json"},
+        )
+        response = client.post(
+            "/api/saved-searches", content=b"{nope", headers={"Content-Type": "application/json"}
+        )
         assert (response.status_code, response.json()) == (
-            400, {"error": "the body is not valid JSON"},
-        )  # fmt: skip
-        response = client.post("/api/saved-searches", content=b" " * 70000,
-                               headers={"Content-Type": "application/json"})  # fmt: skip
+            400,
+            {"error": "the body is not valid JSON"},
+        )
+        response = client.post(
+            "/api/saved-searches",
+            content=b" " * 70000,
+            headers={"Content-Type": "application/json"},
+        )
         assert response.status_code == 413
         created = client.post("/api/saved-searches", json={"name": "x", "query": "y"})
         assert created.status_code == 201
         again = client.post("/api/saved-searches", json={"name": "x", "query": "z"})
         assert (again.status_code, again.json()) == (
-            409, {"error": "a saved search named 'x' exists"},
-        )  # fmt: skip
+            409,
+            {"error": "a saved search named 'x' exists"},
+        )
 
 
 def test_saved_searches_in_the_config_file_are_validated():
@@ -129,8 +174,9 @@ def test_the_atom_feed_of_a_saved_search(demo_index, tmp_path):
         assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
         missing = client.get("/feeds/nothing.atom")
         assert (missing.status_code, missing.json()) == (
-            404, {"error": "no saved search named 'nothing'"},
-        )  # fmt: skip
+            404,
+            {"error": "no saved search named 'nothing'"},
+        )
 
     feed = feedparser.parse(response.content)
     assert feed.bozo == 0, feed.get("bozo_exception")
@@ -158,18 +204,24 @@ def test_the_atom_feed_of_a_saved_search(demo_index, tmp_path):
         "Meta elige Talavera de la Reina para su mayor centro de datos de IA en Europa",
     ]
     assert [e.published for e in feed.entries] == [
-        "2026-11-18T08:45:00Z", "2026-11-13T09:15:00Z", "2026-11-06T12:30:00Z",
+        "2026-11-18T08:45:00Z",
+        "2026-11-13T09:15:00Z",
+        "2026-11-06T12:30:00Z",
         "2026-11-06T07:00:00Z",
-    ]  # fmt: skip
+    ]
     # updated: the modification date when there is one.
     assert [e.updated for e in feed.entries] == [
-        "2026-11-18T08:45:00Z", "2026-11-13T18:00:00Z", "2026-11-06T12:30:00Z",
+        "2026-11-18T08:45:00Z",
+        "2026-11-13T18:00:00Z",
+        "2026-11-06T12:30:00Z",
         "2026-11-06T07:00:00Z",
-    ]  # fmt: skip
+    ]
     assert [[a.name for a in e.authors] for e in feed.entries] == [
-        ["Diego Castillo"], ["Marta Ibáñez", "Lucía Navarro"], ["Javier Ortega"],
+        ["Diego Castillo"],
+        ["Marta Ibáñez", "Lucía Navarro"],
+        ["Javier Ortega"],
         ["Lucía Navarro"],
-    ]  # fmt: skip
+    ]
     assert feed.entries[2].summary.startswith(
         "TALAVERA DE LA REINA (Toledo) — Meta ha confirmado que levantará en Talavera de"
     )
@@ -185,10 +237,16 @@ def test_the_atom_feed_of_a_saved_search(demo_index, tmp_path):
 
 
 def test_a_feed_of_scraped_text_stays_valid_xml(empty_index, tmp_path):
-    empty_index.store.upsert(make_article(
-        5, title="Bell\x07 & <b>bold</b> ]]> \ufffe", body="Body\x00 text about AI.",
-        authors=[], site_name="Example <News>", url="javascript:alert(1)",
-    ))  # fmt: skip
+    empty_index.store.upsert(
+        make_article(
+            5,
+            title="Bell\x07 & <b>bold</b> ]]> \ufffe",
+            body="Body\x00 text about AI.",
+            authors=[],
+            site_name="Example <News>",
+            url="javascript:alert(1)",
+        )
+    )
     empty_index.store.upsert(make_article(6, title="Plain", authors=["A. Writer"]))
     search = {"name": "everything", "query": ""}
     with make_client(empty_index, tmp_path, saved_searches=[search]) as client:
@@ -201,7 +259,10 @@ def test_a_feed_of_scraped_text_stays_valid_xml(empty_index, tmp_path):
     # No author in the article: the outlet stands in; a javascript: URL never becomes a link.
     assert [a.name for a in second.authors] == ["Example <News>"]
     assert [(link.rel, link.type, link.href) for link in second.links] == [
-        ("alternate", "application/json",
-         f"http://127.0.0.1/api/articles/{second.id.rsplit(':', 1)[1]}"),
-    ]  # fmt: skip
+        (
+            "alternate",
+            "application/json",
+            f"http://127.0.0.1/api/articles/{second.id.rsplit(':', 1)[1]}",
+        ),
+    ]
     assert second.summary == "Body text about AI."

@@ -27,8 +27,15 @@ def test_serve_refuses_a_public_address_without_a_token(tmp_path, host):
 
 
 def test_serve_refuses_a_short_token(tmp_path):
-    result = run_newswatch("serve", "--host", "0.0.0.0", "--port", "1", cwd=tmp_path,
-                           env={"NEWSWATCH_WEB_TOKEN": "short"})  # fmt: skip
+    result = run_newswatch(
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "1",
+        cwd=tmp_path,
+        env={"NEWSWATCH_WEB_TOKEN": "short"},
+    )
     assert result.returncode == 2
     assert result.stderr == (
         "newswatch: NEWSWATCH_WEB_TOKEN: the access token needs at least 8 characters\n"
@@ -57,10 +64,22 @@ def test_serve_answers_on_loopback(empty_index, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NEWSWATCH_CONFIG"}
     env["NEWSWATCH_WEB_TOKEN"] = "serve-token-1"
     server = subprocess.Popen(
-        [sys.executable, "-m", "newswatch.cli", "--config", str(config), "serve", "--port",
-         str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "newswatch.cli",
+            "--config",
+            str(config),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -74,8 +93,9 @@ def test_serve_answers_on_loopback(empty_index, tmp_path):
                 time.sleep(0.1)
         assert status == 401
         assert "default-src 'self'" in headers["content-security-policy"]
-        status, _, body = _get(f"{base}/api/search?q=race",
-                               {"Authorization": "Bearer serve-token-1"})  # fmt: skip
+        status, _, body = _get(
+            f"{base}/api/search?q=race", {"Authorization": "Bearer serve-token-1"}
+        )
         assert status == 200
         assert b'"total":1' in body
         assert "server" not in {k.lower() for k in headers}

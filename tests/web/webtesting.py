@@ -54,8 +54,12 @@ def run_newswatch(*args: str, cwd: Path, env: dict | None = None) -> subprocess.
     environment.update({"NEWSWATCH_CONFIG": "", **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "newswatch.cli", *args],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 # --- stores --------------------------------------------------------------------------------
@@ -125,8 +129,11 @@ class ElasticsearchBackend:
 
         try:
             with Elasticsearch(self.url, basic_auth=self.auth) as client:
-                client.indices.delete(index=f"newswatch-test-web-{self.run}-*",
-                                      expand_wildcards="all", ignore_unavailable=True)  # fmt: skip
+                client.indices.delete(
+                    index=f"newswatch-test-web-{self.run}-*",
+                    expand_wildcards="all",
+                    ignore_unavailable=True,
+                )
                 client.options(ignore_status=404).indices.delete_index_template(
                     name=f"newswatch-test-web-{self.run}-*"
                 )
@@ -137,9 +144,10 @@ class ElasticsearchBackend:
         # Index names are lower case and short: a digest of the key names the index.
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         settings: dict[str, Any] = {
-            "url": self.url, "index": f"newswatch-test-web-{self.run}-{digest}",
+            "url": self.url,
+            "index": f"newswatch-test-web-{self.run}-{digest}",
             "outbox": str(self.root / f"{digest}-outbox.db"),
-        }  # fmt: skip
+        }
         if self.auth:
             settings |= {"username": self.auth[0], "password": self.auth[1]}
         return settings
@@ -245,8 +253,9 @@ class LiveServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")  # fmt: skip
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
