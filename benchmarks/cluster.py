@@ -54,7 +54,7 @@ def es_cpu_seconds(es_url: str) -> float:
 
 def run(work: Path, config: Path, workers: int) -> tuple[int, int, float, float]:
     """Enqueue, run ``workers`` workers to the end: (pages, articles written, seconds, CPU s)."""
-    cli = [sys.executable, "-m", "newswatch.cli", "--config", str(config)]
+    cli = [sys.executable, "-m", "newswatch", "--config", str(config)]
     subprocess.run([*cli, "enqueue"], cwd=work, check=True, capture_output=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()

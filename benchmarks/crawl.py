@@ -149,7 +149,7 @@ def run(
         node_before = _tree_cpu(node_pid) if node_pid else None
         start = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "newswatch.cli", "crawl", "--profile", "profile.json"],
+            [sys.executable, "-m", "newswatch", "crawl", "--profile", "profile.json"],
             cwd=work,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

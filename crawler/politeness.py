@@ -8,7 +8,7 @@ atomic script (which pushes the clock on by the delay) and waits until then. So 
 requests of all workers to one domain start at least ``DOWNLOAD_DELAY`` seconds
 apart, however many workers there are; a request that missed its moment (its process
 was busy) takes a new one rather than crowd the next. Each worker's own Scrapy delay is
-then set to 0 (``newswatch/cluster.py``): the cluster's clock replaces it, not adds to it.
+then set to 0 (``newswatch/cluster/workers.py``): the cluster's clock replaces it, not adds to it.
 """
 
 from __future__ import annotations

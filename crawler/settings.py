@@ -2,7 +2,7 @@
 
 These are the defaults for every crawl, also when the project runs under
 ``scrapy crawl`` or scrapyd. ``newswatch crawl`` layers the settings derived from
-the config file on top (see ``newswatch/crawl.py``).
+the config file on top (see ``newswatch/runs/crawl.py``).
 """
 
 from crawler import __version__
@@ -11,7 +11,7 @@ BOT_NAME = "newswatch"
 # The spiders of the three source kinds are built per source by `newswatch crawl`; the one
 # spider `scrapy crawl` and scrapyd can name is `newswatch` (-a source=NAME), which reads
 # the newswatch config (named here as a module path, so this package imports nothing of it).
-SPIDER_MODULES = ["crawler.spiders", "newswatch.scrapyd"]
+SPIDER_MODULES = ["crawler.spiders", "newswatch.cluster.scrapyd"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
 # Good citizenship by default: identify, obey robots.txt, throttle, cap per domain.

@@ -3,7 +3,7 @@
 ``deliver_alerts(config)`` runs after every crawl (and as ``newswatch alerts send``):
 for each saved search with a ``webhook``, it searches the store, leaves out the
 articles already sent to that webhook (remembered in the saved-search file,
-:mod:`newswatch.saved`), and POSTs the rest as JSON in batches, retrying with
+:mod:`newswatch.alerts.saved`), and POSTs the rest as JSON in batches, retrying with
 exponential backoff on network errors, 429 and 5xx. A batch's articles count as
 sent only once the receiver answered 2xx, so each match is delivered once; a
 delivery that keeps failing is retried at the next run.
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from newswatch.alerts.saved import SavedSearch, SavedSearches
 from newswatch.config import Config
-from newswatch.saved import SavedSearch, SavedSearches
 from pipelines.stores import open_store
 from pipelines.stores.base import Store
 from search.query import QuerySyntaxError

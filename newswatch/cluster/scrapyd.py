@@ -8,7 +8,7 @@ file's settings, the source's lock, its crawl state, job directory and archive, 
 its run recorded in the store.
 
 With ``[cluster] redis_url`` in the config, the job is a cluster worker instead, as
-``newswatch worker --source NAME`` is (``newswatch/cluster.py``): it takes the source's
+``newswatch worker --source NAME`` is (``newswatch/cluster/workers.py``): it takes the source's
 requests from the shared queue in Redis, claims no lock or job directory (several
 workers, on several scrapyd hosts, work one source), and writes to the shared
 Elasticsearch. It waits for more work until cancelled, or with ``-a exit_when_done=1``
@@ -42,10 +42,10 @@ class ConfiguredSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> scrapy.Spider:
         from crawler.spiders import SPIDERS
         from crawler.state import StateError
-        from newswatch.cluster import ClusterError, check_store, configure_worker, redis_of
+        from newswatch.cluster.workers import ClusterError, check_store, configure_worker, redis_of
         from newswatch.config import ConfigError, load_config
-        from newswatch.crawl import build_settings
-        from newswatch.jobs import claim, job_settings
+        from newswatch.runs.crawl import build_settings
+        from newswatch.runs.jobs import claim, job_settings
 
         try:
             config = load_config(kwargs.pop("config", None))
@@ -116,8 +116,8 @@ def _flag(name: str, value: Any) -> bool:
 def _finish(config: Any, source: Any, job: Any, crawler: Crawler) -> None:
     """Record the run in the store and let go of the source (a cluster worker holds
     none: ``job`` is None), as ``newswatch crawl`` and ``newswatch worker`` do."""
-    from newswatch.crawl import _now, _record, _report  # the same report and record
-    from newswatch.jobs import release
+    from newswatch.runs.crawl import _now, _record, _report  # the same report and record
+    from newswatch.runs.jobs import release
 
     report = _report(source, crawler, _now())
     try:

@@ -21,7 +21,7 @@ from scrapy.settings import Settings
 
 from crawler.spiders import SPIDERS
 from newswatch.config import Config, ConfigError, SourceConfig, seconds
-from newswatch.crawl import CrawlReports, _now, _record, _report, build_settings
+from newswatch.runs.crawl import CrawlReports, _now, _record, _report, build_settings
 
 
 class ClusterError(ConfigError):
@@ -68,7 +68,7 @@ def configure_worker(
     """Turn ``settings`` (a crawl's) into a cluster worker's, at ``priority``.
 
     ``newswatch worker`` and ``enqueue`` use it, and so does the ``newswatch`` spider
-    when scrapyd runs it with a cluster config (``newswatch/scrapyd.py``).
+    when scrapyd runs it with a cluster config (``newswatch/cluster/scrapyd.py``).
     """
     _check(config)
     settings.setdict(cluster_settings(config, exit_when_done), priority=priority)

@@ -1,13 +1,13 @@
-"""Commands of a crawl cluster: ``worker`` and ``enqueue`` (see newswatch/cluster.py).
+"""Commands of a crawl cluster: ``worker`` and ``enqueue`` (see newswatch/cluster/workers.py).
 
-``newswatch.cli`` registers them at its end.
+``newswatch.commands`` registers them at its end.
 """
 
 from __future__ import annotations
 
 import click
 
-from newswatch.command import EXIT_FAILED, config_of, friendly, sources_of
+from newswatch.commands.invocation import EXIT_FAILED, config_of, friendly, sources_of
 
 
 @click.command()
@@ -35,8 +35,8 @@ def worker(
     Start one per core on as many machines as wanted; each page is fetched by one of
     them. SIGTERM or Ctrl-C stops it: what it had taken goes back to the queue.
     """
-    from newswatch.cluster import run_worker
-    from newswatch.crawl import format_reports
+    from newswatch.cluster.workers import run_worker
+    from newswatch.runs.crawl import format_reports
 
     reports = run_worker(config_of(ctx), sources_of(ctx, names), exit_when_done, log_file)
     click.echo(format_reports(reports))
@@ -57,7 +57,7 @@ def worker(
 @friendly
 def enqueue(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Put the sources' feeds, sitemaps and start pages in the cluster's queues."""
-    from newswatch.cluster import enqueue as put
+    from newswatch.cluster.workers import enqueue as put
 
     counts = put(config_of(ctx), sources_of(ctx, names))
     for name, count in counts.items():

@@ -1,6 +1,6 @@
 """Commands around the stores: ``es init``, ``es migrate``, ``reindex`` and ``flush``.
 
-``newswatch.cli`` registers them at its end. It imports this module while it is still
+``newswatch.commands`` registers them at its end. It imports this module while it is still
 loading, so its helpers (one-line errors, the config) are looked up when a command
 runs, not imported here.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from crawler.items import Article
-from newswatch.command import EXIT_FAILED, UserError, config_of, friendly
+from newswatch.commands.invocation import EXIT_FAILED, UserError, config_of, friendly
 
 BACKENDS = ("sqlite", "elasticsearch")
 BATCH = 500  # articles per write, and per progress record of a reindex
@@ -248,7 +248,7 @@ def reindex(
 @friendly
 def flush(ctx: click.Context) -> None:
     """Send the articles waiting in the outbox (queued while Elasticsearch was away)."""
-    from newswatch.crawl import flush_outbox
+    from newswatch.runs.crawl import flush_outbox
 
     config = config_of(ctx)
     report = flush_outbox(config)

@@ -1,6 +1,6 @@
 """What every newswatch command shares: one-line errors, and the invocation's config and store.
 
-The commands live in several modules (``cli``, ``escli``, ``web/cli``); they all take
+The commands live in one module per command group (``newswatch/commands/``); they all take
 their error handling and their config from here, so a user meets the same messages
 and exit codes everywhere.
 """

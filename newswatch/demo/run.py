@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 
 from newswatch.config import Config, ConfigError, config_from_dict, default_config_text
-from newswatch.crawl import format_reports, run_crawl
 from newswatch.demo import SITE
 from newswatch.demo.server import SiteServer
+from newswatch.runs.crawl import format_reports, run_crawl
 from pipelines.stores import open_store
 from pipelines.stores.base import SearchRequest
 from search.snippets import to_terminal

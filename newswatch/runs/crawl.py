@@ -27,7 +27,7 @@ from crawler.incremental import NOT_MODIFIED, SKIPPED_KNOWN
 from crawler.profile import profile
 from crawler.spiders import SPIDERS
 from newswatch.config import Config, SourceConfig
-from newswatch.jobs import claim, job_settings, release_all
+from newswatch.runs.jobs import claim, job_settings, release_all
 from pipelines.stores import StoreError, open_store
 from pipelines.stores.outbox import FlushReport, outbox_for
 
@@ -166,7 +166,7 @@ def run_crawl(
 
     With ``progress``, a line of running totals is redrawn there every second; with
     ``profile_path``, the milliseconds per page of each stage are written there as JSON.
-    Each source is claimed first (newswatch/jobs.py): one locked by another run or
+    Each source is claimed first (newswatch/runs/jobs.py): one locked by another run or
     backed off is not crawled (``reports.busy``, ``reports.waiting``); ``due_only``
     skips those not due yet; ``time_limit`` (seconds) stops each source's crawl then.
     """

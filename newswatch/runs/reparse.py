@@ -3,7 +3,7 @@
 After a change of topics, filters or extraction, the articles already stored are
 re-extracted and re-filtered from their archived responses (``crawler/archive.py``)
 by the same item pipelines as a crawl, without a single request: one
-:class:`~crawler.spiders.reparse.ReparseSpider` per source, in one Scrapy process.
+:class:`~newswatch.runs.reparse_spider.ReparseSpider` per source, in one Scrapy process.
 Each source is locked as for a crawl, so a reparse never runs beside a crawl of it.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 
 from crawler.extensions import DROP_PREFIX
-from crawler.spiders import reparse
 from crawler.state import SourceBusy, SourceLock
 from newswatch.config import Config, SourceConfig
-from newswatch.crawl import build_settings
+from newswatch.runs import reparse_spider as reparse
+from newswatch.runs.crawl import build_settings
 
 
 @dataclass

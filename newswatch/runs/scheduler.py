@@ -1,6 +1,6 @@
 """``newswatch schedule``: every source crawled at its own interval, in the foreground.
 
-A long-lived process that starts ``python -m newswatch.cli crawl --source NAME`` as a
+A long-lived process that starts ``python -m newswatch crawl --source NAME`` as a
 child process whenever a source is due (with ``[cluster] redis_url`` set,
 ``enqueue --source NAME`` instead: the cluster's workers crawl what it queues):
 
@@ -37,7 +37,7 @@ from typing import Any, TextIO
 
 from crawler.state import SourceSchedule, parse_iso
 from newswatch.config import Config, ConfigError, SourceConfig, find_config, load_config, seconds
-from newswatch.jobs import interval, next_due, open_state
+from newswatch.runs.jobs import interval, next_due, open_state
 
 TICK = 0.2  # seconds between two looks at the children and the clock
 JITTER = 0.1  # a run's interval varies by up to this share...
@@ -158,7 +158,7 @@ class Scheduler:
 
     def _start(self, source: SourceConfig) -> None:
         limit = float(seconds(self.config.schedule.time_limit))
-        command = [sys.executable, "-m", "newswatch.cli"]
+        command = [sys.executable, "-m", "newswatch"]
         if self.config_file is not None:
             command += ["--config", str(self.config_file)]
         if self.config.cluster.redis_url:  # the cluster's workers crawl: the run only seeds

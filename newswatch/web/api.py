@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from newswatch.export import FORMATS, MEDIA_TYPES, export_lines
-from newswatch.saved import SavedSearchError
+from newswatch.alerts.export import FORMATS, MEDIA_TYPES, export_lines
+from newswatch.alerts.saved import SavedSearchError
 from newswatch.web.app import error, web
 from newswatch.web.openapi import OPENAPI
 from pipelines.stores.base import FACET_FIELDS, Hit, SearchRequest

@@ -27,8 +27,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from newswatch.alerts.saved import SavedSearches
 from newswatch.config import Config
-from newswatch.saved import SavedSearches
 from pipelines.stores import open_store
 from pipelines.stores.base import Store, StoreError
 from search.query import QuerySyntaxError

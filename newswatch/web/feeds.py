@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crawler.items import Article
-from newswatch.saved import SavedSearch, now
+from newswatch.alerts.saved import SavedSearch, now
 from newswatch.web.app import error, web
 from newswatch.web.pages import article_link
 from pipelines.stores.base import Hit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newswatch.cluster import _public, cluster_settings
+from newswatch.cluster.workers import _public, cluster_settings
 from newswatch.config import ConfigError, parse_config
 
 

@@ -172,7 +172,7 @@ def checkout_with_targets(tmp: Path, hosts: list[Scrapyd]) -> Path:
 
 def newswatch(config: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "newswatch.cli", "--config", str(config), *args],
+        [sys.executable, "-m", "newswatch", "--config", str(config), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def newswatch(config: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "newswatch.cli", "--config", str(config), *args],
+        [sys.executable, "-m", "newswatch", "--config", str(config), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -43,7 +43,7 @@ def start_worker(config: Path, log: Path) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "newswatch.cli",
+            "newswatch",
             "--config",
             str(config),
             "worker",
@@ -208,7 +208,7 @@ def test_the_scheduler_enqueues_each_source_at_its_interval(
     log = tmp_path / "schedule.log"
     with open(log, "w") as out:
         scheduler = subprocess.Popen(
-            [sys.executable, "-m", "newswatch.cli", "--config", str(config), "schedule"],
+            [sys.executable, "-m", "newswatch", "--config", str(config), "schedule"],
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -532,7 +532,7 @@ def crawl_command(config: Path, drop_log: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "newswatch.cli",
+        "newswatch",
         "--config",
         str(config),
         "crawl",

@@ -99,7 +99,7 @@ def _free_port() -> int:
 def run_newswatch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "NEWSWATCH_CONFIG": ""}
     return subprocess.run(
-        [sys.executable, "-m", "newswatch.cli", *args],
+        [sys.executable, "-m", "newswatch", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

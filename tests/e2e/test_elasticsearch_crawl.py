@@ -66,7 +66,7 @@ def crawl_config(host: str, elasticsearch: dict) -> str:
 def newswatch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
     return subprocess.run(
-        [sys.executable, "-m", "newswatch.cli", *args],
+        [sys.executable, "-m", "newswatch", *args],
         cwd=cwd,
         env=environment,
         capture_output=True,

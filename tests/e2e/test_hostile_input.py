@@ -210,7 +210,7 @@ def test_a_bad_query_on_the_command_line_is_one_line_and_exit_status_2(tmp_path,
     config.write_text(f'[store]\npath = "{tmp_path / "store.db"}"\n', encoding="utf-8")
     done = subprocess.run(
         # "--": a query may start with "-", as an exclusion does.
-        [sys.executable, "-m", "newswatch.cli", "--config", str(config), "search", "--", query],
+        [sys.executable, "-m", "newswatch", "--config", str(config), "search", "--", query],
         cwd=tmp_path,
         env=child_env(),
         capture_output=True,

@@ -22,7 +22,7 @@ from newssite import NewsSite
 
 from crawler.state import CrawlState, SourceLock, parse_iso
 from crawler.urls import article_id
-from newswatch.history import RUN_KEYS
+from newswatch.runs.history import RUN_KEYS
 from pipelines.stores.sqlite import SqliteStore
 
 ROBOTS = '[[topics]]\nname = "robots"\nany = ["robot"]\n'
@@ -51,7 +51,7 @@ class Project:
 
     def newswatch(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "newswatch.cli", *args],
+            [sys.executable, "-m", "newswatch", *args],
             cwd=self.root,
             env=_env(),
             capture_output=True,
@@ -62,7 +62,7 @@ class Project:
     def start(self, *args: str) -> subprocess.Popen:
         """Start ``newswatch`` in a process group of its own (with its extraction workers)."""
         return subprocess.Popen(
-            [sys.executable, "-m", "newswatch.cli", *args],
+            [sys.executable, "-m", "newswatch", *args],
             cwd=self.root,
             env=_env(),
             stdout=subprocess.PIPE,

@@ -67,7 +67,7 @@ def test_the_scheduler_runs_each_source_at_its_interval(tmp_path: Path) -> None:
         log = tmp_path / "schedule.log"
         with open(log, "w") as out:
             scheduler = subprocess.Popen(
-                [sys.executable, "-m", "newswatch.cli", "schedule"],
+                [sys.executable, "-m", "newswatch", "schedule"],
                 cwd=tmp_path,
                 env={**os.environ, "NEWSWATCH_CONFIG": ""},
                 stdout=out,

@@ -202,7 +202,7 @@ def test_a_malformed_config_on_the_command_line_is_one_line(tmp_path: Path) -> N
     config = tmp_path / "bad.toml"
     config.write_text("[crawler]\ndownload_timeout = 0\n", encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "newswatch.cli", "--config", str(config), "crawl"],
+        [sys.executable, "-m", "newswatch", "--config", str(config), "crawl"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -91,7 +91,7 @@ def newswatch(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comp
     environment = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "newswatch.cli", *args],
+        [sys.executable, "-m", "newswatch", *args],
         cwd=cwd,
         env=environment,
         capture_output=True,

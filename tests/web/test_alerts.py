@@ -15,10 +15,10 @@ from webtesting import (
     web_config,
 )
 
-from newswatch.alerts import deliver_alerts
+from newswatch.alerts.saved import SavedSearches
+from newswatch.alerts.webhooks import deliver_alerts
 from newswatch.demo import SITE
 from newswatch.demo.server import SiteServer
-from newswatch.saved import SavedSearches
 from pipelines.stores.sqlite import SqliteStore
 
 FAST = {"backoff": 0.01}  # retry delays of 10, 20, 40 ms

@@ -207,8 +207,8 @@ def test_stats_and_health(demo_client):
 
 
 def test_a_store_that_is_down_answers_503(empty_index, tmp_path):
+    from newswatch.alerts.saved import SavedSearches
     from newswatch.config import config_from_dict
-    from newswatch.saved import SavedSearches
 
     config = config_from_dict({}, "<test>")
     saved = SavedSearches(config, tmp_path / "saved.db")

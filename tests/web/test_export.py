@@ -8,7 +8,7 @@ import json
 
 from webtesting import make_article, make_client, run_newswatch, toml_text
 
-from newswatch.export import export_rows
+from newswatch.alerts.export import export_rows
 from pipelines.stores.base import SearchRequest
 
 HEADER = ["id", "url", "title", "source", "language", "published_at", "authors", "topics"]

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from webtesting import free_port, make_article, run_newswatch, toml_text
 
-from newswatch.web.cli import is_loopback
+from newswatch.commands.web import is_loopback
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "news.example"])
@@ -67,7 +67,7 @@ def test_serve_answers_on_loopback(empty_index, tmp_path):
         [
             sys.executable,
             "-m",
-            "newswatch.cli",
+            "newswatch",
             "--config",
             str(config),
             "serve",

@@ -26,8 +26,8 @@ from typing import Any
 
 from crawler.items import Article
 from crawler.urls import article_id
+from newswatch.alerts.saved import SavedSearches
 from newswatch.config import Config, ElasticsearchConfig, config_from_dict
-from newswatch.saved import SavedSearches
 from pipelines.stores.base import Store
 from pipelines.stores.elasticsearch import ElasticsearchStore
 from pipelines.stores.sqlite import SqliteStore
@@ -53,7 +53,7 @@ def run_newswatch(*args: str, cwd: Path, env: dict | None = None) -> subprocess.
     environment = {k: v for k, v in os.environ.items() if k != "NEWSWATCH_WEB_TOKEN"}
     environment.update({"NEWSWATCH_CONFIG": "", **(env or {})})
     return subprocess.run(
-        [sys.executable, "-m", "newswatch.cli", *args],
+        [sys.executable, "-m", "newswatch", *args],
         cwd=cwd,
         env=environment,
         capture_output=True,

@@ -10,7 +10,7 @@ from newswatch.demo import SITE
 
 def topics_test(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "newswatch.cli", "topics", "test", *args],
+        [sys.executable, "-m", "newswatch", "topics", "test", *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from newswatch.history import RUN_KEYS, format_runs, run_row, source_health
+from newswatch.runs.history import RUN_KEYS, format_runs, run_row, source_health
 
 NOW = datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
 

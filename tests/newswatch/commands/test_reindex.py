@@ -52,7 +52,7 @@ def article(number: int) -> Article:
 def newswatch(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
     return subprocess.run(
-        [sys.executable, "-m", "newswatch.cli", *args],
+        [sys.executable, "-m", "newswatch", *args],
         cwd=cwd,
         env=environment,
         capture_output=True,

@@ -1,0 +1,1 @@
+"""Results that reach people: saved searches, webhook alerts, export."""

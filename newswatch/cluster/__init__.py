@@ -1,0 +1,1 @@
+"""Several machines: cluster workers on a shared Redis frontier, and scrapyd deployment."""

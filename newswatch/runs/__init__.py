@@ -1,0 +1,1 @@
+"""Running crawls: the crawl runner, jobs and locks, the scheduler, run history, reparse."""
