@@ -1,23 +1,8 @@
 """ElasticsearchStore: the same Store as SqliteStore, kept in an Elasticsearch cluster.
 
-Layout, for an ``index`` name such as ``newswatch-articles``:
-
-* an index template ``<index>`` for the indices ``<index>-v*`` (settings and a strict
-  mapping), and the versioned index ``<index>-v1`` behind the alias ``<index>``. Every
-  read and write goes through the alias, so a mapping change is a new versioned index,
-  a copy and an atomic alias swap (:meth:`ElasticsearchStore.migrate`);
-* ``<index>-runs``, the crawl history.
-
-A document holds the filter fields as keywords and dates, the raw title and body for
-display (not indexed), the analysed terms of ``search.analysis.index_terms`` in
-``title_terms`` / ``body_terms`` (``whitespace`` analyzer: the terms are already analysed),
-and the rest of the article in a non-indexed object, so ``get`` returns the whole
-article. Queries are built from the analysed tree as bool / combined_fields / prefix /
-match_phrase clauses on ``title_terms^3`` and ``body_terms`` (SqliteStore's BM25 column
-weights); user text never reaches Elasticsearch as query syntax.
-
-The semantics are SqliteStore's: the same matches, filters, sort orders, facets, story
-collapse, upsert outcomes and revisions (``tests/pipelines/test_store_contract.py``).
+The package docstring (``pipelines/stores/elasticsearch/__init__.py``) describes the
+indices and the documents; the semantics are SqliteStore's
+(``tests/pipelines/test_store_contract.py``).
 """
 
 from __future__ import annotations
@@ -25,18 +10,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, TransportError
+from elastic_transport import TransportError
 from elasticsearch import (
     ApiError,
     AuthenticationException,
@@ -44,11 +23,9 @@ from elasticsearch import (
     ConflictError,
     Elasticsearch,
     NotFoundError,
-    helpers,
 )
 
 from crawler.items import Article
-from pipelines.prepared import terms as prepared_terms
 from pipelines.stores.base import (
     BulkOutcome,
     SearchRequest,
@@ -58,8 +35,26 @@ from pipelines.stores.base import (
     make_hit,
     prepare_query,
 )
-from search.analysis import index_terms
-from search.query import And, Not, Or, Phrase, Terms
+from pipelines.stores.elasticsearch import bulk
+from pipelines.stores.elasticsearch import migrate as migrations
+from pipelines.stores.elasticsearch import query as dsl
+from pipelines.stores.elasticsearch.connect import connect
+from pipelines.stores.elasticsearch.errors import _error_type, _one_line, _reason
+from pipelines.stores.elasticsearch.mapping import (
+    _PREVIOUS,
+    MAX_CANDIDATES,
+    MAX_WINDOW,
+    RETRY_STATUSES,
+    SLOW_TIMEOUT,
+    _now,
+    _run,
+    article_from_source,
+    document,
+    index_settings,
+    run_document,
+    versioned_index,
+)
+from pipelines.stores.elasticsearch.migrate import MigrationReport
 
 # The client logs each retry and failed node as warnings; with no logging configured (the
 # CLI) Python would print them to stderr around our one-line error. Configured logging
@@ -67,289 +62,9 @@ from search.query import And, Not, Or, Phrase, Terms
 for _name in ("elastic_transport", "elasticsearch"):
     logging.getLogger(_name).addHandler(logging.NullHandler())
 
-TITLE_BOOST = 3.0  # SqliteStore's BM25 column weights: title 3, body 1
-MAX_WINDOW = 10_000  # Elasticsearch's default index.max_result_window
-RETRY_STATUSES = (429, 500, 502, 503, 504)
-MAX_CANDIDATES = 10  # near-duplicate candidates checked per article, as SqliteStore
-SLOW_TIMEOUT = 120  # seconds for bulk, scroll and refresh requests; others have 10
-OUTCOMES = ("new", "updated", "unchanged")
-# Fields a write reads back to decide new / updated / unchanged like SqliteStore.
-_PREVIOUS = ["title", "body", "published_at", "modified_at", "revision", "sequence",
-             "article.story_id"]  # fmt: skip
-
-_KEYWORD = {"type": "keyword", "ignore_above": 8191}  # 8191 chars stay under Lucene's term cap
-_DATE = {"type": "date", "ignore_malformed": True}  # an odd date must not lose the article
-_STORED = {"type": "text", "index": False}
-_TERMS = {"type": "text", "analyzer": "whitespace"}
-
-KEYWORDS = ("id", "source", "language", "topics", "story_id", "url", "canonical_url",
-            "body_hash", "lsh_bands", "language_source")  # fmt: skip
-SETTINGS = {
-    "number_of_shards": 1,  # exact BM25 statistics, counts and collapse on one shard
-    "auto_expand_replicas": "0-1",  # unless [store.elasticsearch] replicas says otherwise
-}
-
-
-def index_settings(replicas: int | None) -> dict[str, Any]:
-    """The settings of newswatch's indices: ``replicas`` copies, or 0-1 by cluster size."""
-    if replicas is None:
-        return dict(SETTINGS)
-    return {**SETTINGS, "number_of_replicas": replicas, "auto_expand_replicas": "false"}
-
-
-MAPPINGS: dict[str, Any] = {
-    "dynamic": "strict",
-    # The analysed terms are derived from title and body; migrations recompute them.
-    "_source": {"excludes": ["title_terms", "body_terms"]},
-    "properties": {
-        **dict.fromkeys(KEYWORDS, _KEYWORD),
-        **dict.fromkeys(("published_at", "modified_at", "fetched_at", "indexed_at"), _DATE),
-        "revision": {"type": "integer"},
-        "sequence": {"type": "long"},  # first write order, SqliteStore's rowid order
-        "title": _STORED,
-        "body": _STORED,
-        "title_terms": _TERMS,
-        "body_terms": _TERMS,
-        "article": {"type": "object", "enabled": False},
-    },
-}
-RUNS_MAPPINGS: dict[str, Any] = {
-    "dynamic": "strict",
-    "properties": {
-        "source": _KEYWORD,
-        "started_at": _DATE,
-        "finished_at": _DATE,
-        "status": _KEYWORD,
-        "error": _STORED,
-        "stats": {"type": "object", "enabled": False},
-        "sequence": {"type": "long"},
-    },
-}
-
-# What SQLite's FTS5 ``ascii`` tokenizer splits on: every ASCII character but letters and
-# digits. The stores must see the same tokens, so ours are split the same way here.
-_ASCII_SEPARATORS = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_MAX_TOKEN = 255  # the whitespace analyzer cuts longer tokens into pieces of this length
-
-
-# Analysed text needs that splitting only if it holds ASCII other than a-z, 0-9 and single
-# spaces, which it seldom does; checking first is much faster than splitting every text.
-_NEEDS_SPLITTING = re.compile(r"[\x00-\x1f\x21-\x2f\x3a-\x60\x7b-\x7f]|  |^ | $")
-
-
-def fts_tokens(text: str) -> list[str]:
-    """The tokens SQLite's FTS5 ``ascii`` tokenizer makes of analysed ``text``."""
-    return [t for t in _ASCII_SEPARATORS.split(text.translate(_ASCII_LOWER)) if t]
-
-
-def analysed(text: str, language: str | None, terms: str | None = None) -> str:
-    """What ``title_terms`` / ``body_terms`` hold: the article's index terms, FTS5-tokenised.
-
-    ``terms``: the index terms of ``text`` when they are known already.
-    """
-    terms = index_terms(text, language) if terms is None else terms
-    return " ".join(fts_tokens(terms)) if _NEEDS_SPLITTING.search(terms) else terms
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def document(article: Article, sequence: int) -> dict[str, Any]:
-    """The Elasticsearch document of an article (its ``_id`` is ``article.id``)."""
-    data = article.to_dict()
-    title, body = data.pop("title"), data.pop("body")
-    return {
-        "id": article.id,
-        "source": article.source,
-        "language": article.language,
-        "topics": list(article.topics),
-        "story_id": article.story_id or article.id,  # SqliteStore's story_id column
-        "url": article.url,
-        "canonical_url": article.canonical_url,
-        "body_hash": article.body_hash,
-        "lsh_bands": list(article.lsh_bands),
-        "language_source": article.language_source,
-        "published_at": article.published_at,
-        "modified_at": article.modified_at,
-        "fetched_at": article.fetched_at,
-        "indexed_at": article.indexed_at,
-        "revision": article.revision,
-        "sequence": sequence,
-        "title": title,
-        "body": body,
-        "title_terms": analysed(title, article.language, prepared_terms(article, "title")),
-        "body_terms": analysed(body, article.language, prepared_terms(article, "body")),
-        "article": data,
-    }
-
-
-def article_from_source(source: Mapping[str, Any]) -> Article:
-    """The article of a stored document's ``_source``."""
-    data = dict(source.get("article") or {})
-    data["title"], data["body"] = source.get("title") or "", source.get("body") or ""
-    article = Article.from_dict(data)
-    article.indexed_at = source.get("indexed_at")
-    article.revision = source.get("revision") or 1
-    return article
-
-
-# --- query translation -------------------------------------------------------
-
-
-def _on_both(kind: str, value: Any) -> list[dict]:
-    """A clause on the title (weighted like SqliteStore's BM25) and one on the body."""
-    if kind == "match_phrase":
-        return [{kind: {"title_terms": {"query": value, "boost": TITLE_BOOST}}},
-                {kind: {"body_terms": {"query": value}}}]  # fmt: skip
-    return [{kind: {"title_terms": {"value": value, "boost": TITLE_BOOST}}},
-            {kind: {"body_terms": {"value": value}}}]  # fmt: skip
-
-
-def _any(clauses: list[dict]) -> dict:
-    if not clauses:
-        return {"match_none": {}}
-    return {"bool": {"should": clauses, "minimum_should_match": 1}}
-
-
-def _term_clauses(term: str, prefix: bool) -> list[dict]:
-    tokens = fts_tokens(term)
-    if not tokens:
-        return []
-    if len(tokens) == 1 and len(tokens[0]) <= _MAX_TOKEN:
-        return _on_both("prefix" if prefix else "term", tokens[0])
-    # FTS5 reads a quoted term it splits as a phrase; long tokens are cut by the analyzer,
-    # and match_phrase cuts the query the same way.
-    kind = "match_phrase_prefix" if prefix else "match_phrase"
-    text = " ".join(tokens)
-    return [{kind: {"title_terms": {"query": text, "boost": TITLE_BOOST}}},
-            {kind: {"body_terms": {"query": text}}}]  # fmt: skip
-
-
-def _words(node: Terms) -> dict:
-    """A query word: any of its stems, scored like SqliteStore's BM25 with column weights.
-
-    FTS5 weights a column by multiplying its term frequencies, under one document length;
-    ``combined_fields`` scores the two fields the same way (BM25F), where a ``bool`` over
-    both fields would add two separate BM25 scores. Stems FTS5 reads as phrases, and
-    prefixes, keep their own clauses.
-    """
-    simple = [t for t in node.alternatives
-              if len(tokens := fts_tokens(t)) == 1 and len(tokens[0]) <= _MAX_TOKEN]  # fmt: skip
-    if node.prefix or not simple:
-        return _any([c for t in node.alternatives for c in _term_clauses(t, node.prefix)])
-    clauses = [{"combined_fields": {
-        "query": " ".join(fts_tokens(t)[0] for t in simple), "operator": "or",
-        "fields": [f"title_terms^{TITLE_BOOST:g}", "body_terms"]}}]  # fmt: skip
-    clauses += [c for t in node.alternatives if t not in simple for c in _term_clauses(t, False)]
-    return clauses[0] if len(clauses) == 1 else _any(clauses)
-
-
-def to_query(node: Any) -> dict:
-    """The Elasticsearch query of an analysed query tree (``search.query``)."""
-    if isinstance(node, Terms):
-        return _words(node)
-    if isinstance(node, Phrase):
-        clauses = []
-        for sequence in node.alternatives:
-            tokens = [token for word in sequence for token in fts_tokens(word)]
-            if tokens:
-                clauses += _on_both("match_phrase", " ".join(tokens))
-        return _any(clauses)
-    if isinstance(node, Or):
-        return _any([to_query(c) for c in node.children])
-    if isinstance(node, And):
-        must = [to_query(c) for c in node.children if not isinstance(c, Not)]
-        must_not = [to_query(c.child) for c in node.children if isinstance(c, Not)]
-        return {"bool": {"must": must, "must_not": must_not}}
-    raise TypeError(f"cannot translate {node!r}")
-
-
-def _filters(request: SearchRequest) -> list[dict]:
-    clauses: list[dict] = []
-    for name, values in (("language", request.languages), ("source", request.sources),
-                         ("topics", request.topics)):  # fmt: skip
-        if values:
-            clauses.append({"terms": {name: list(values)}})
-    lower, upper = request.date_bounds()
-    if lower or upper:
-        bounds = {"gte": lower} if lower else {}
-        if upper:
-            bounds["lt"] = upper
-        clauses.append({"range": {"published_at": bounds}})
-    return clauses
-
-
-def _sort(request: SearchRequest) -> list[dict]:
-    by_date = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": {"order": "asc"}}]
-    return by_date if request.sort == "date" else [{"_score": {"order": "desc"}}, *by_date]
-
-
-# --- errors --------------------------------------------------------------------
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
-
-
-def _reason(exc: BaseException) -> str:
-    """A short, one-line reason for a transport or API error."""
-    if isinstance(exc, ConnectionTimeout):
-        return "timed out"
-    if isinstance(exc, ApiError):
-        error = exc.body.get("error") if isinstance(exc.body, dict) else None
-        if isinstance(error, dict):
-            cause = (error.get("root_cause") or [error])[0]
-            text = f"{cause.get('type', 'error')}: {cause.get('reason', '')}"
-        else:
-            text = str(error or exc.message)
-        return f"{exc.status_code} {text}"
-    text = str(exc)
-    if match := _ERRNO.search(text):
-        return match.group(1).strip().lower()
-    if "timed out" in text.lower():
-        return "timed out"
-    return text
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _item_reason(info: Mapping[str, Any]) -> str:
-    """The reason one bulk item failed."""
-    error = info.get("error")
-    if isinstance(error, dict):
-        return _one_line(f"{info.get('status')} {error.get('type')}: {error.get('reason')}")
-    return _one_line(f"{info.get('status')} {error}")
-
-
-def _public_url(url: str) -> tuple[str, tuple[str, str] | None]:
-    """``url`` without any ``user:password@``, and those credentials if it had them."""
-    parts = urlsplit(url)
-    if parts.username is None:
-        return url, None
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    public = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return public, (parts.username, parts.password or "")
-
-
-@dataclass
-class MigrationReport:
-    """What ``migrate`` did."""
-
-    alias: str
-    old_index: str
-    new_index: str
-    copied: int
-    deleted_old: bool
-
 
 class ElasticsearchStore:
-    """Articles in Elasticsearch; see the module docstring.
+    """Articles in Elasticsearch; see the package docstring.
 
     Nothing is sent when the store is created: the alias, the template and the runs
     index are made on first use if they are missing. Errors are :class:`StoreError`
@@ -417,50 +132,16 @@ class ElasticsearchStore:
         Kubernetes, a load balancer in front).
         """
         env = os.environ if environ is None else environ
-        if env.get("NEWSWATCH_ES_URL"):
-            urls = [u for u in env["NEWSWATCH_ES_URL"].split(",") if u.strip()]
-        else:
-            url = getattr(config, "url", "http://127.0.0.1:9200")
-            urls = [url] if isinstance(url, str) else list(url)
-        api_key = env.get("NEWSWATCH_ES_API_KEY") or getattr(config, "api_key", None)
-        username = env.get("NEWSWATCH_ES_USERNAME") or getattr(config, "username", None)
-        password = env.get("NEWSWATCH_ES_PASSWORD") or getattr(config, "password", None)
-        ca_certs = getattr(config, "ca_certs", None)
-        index = getattr(config, "index", "newswatch-articles")
-        publics, in_urls = [], set()
-        if not urls:
-            raise StoreError("NEWSWATCH_ES_URL holds no URL")
-        for url in urls:
-            public, in_url = _public_url(url.strip())
-            publics.append(public.rstrip("/"))
-            if in_url:
-                in_urls.add(in_url)
-        shown = ", ".join(publics)
-        if len(in_urls) > 1:  # the client has one set of credentials for every node
-            raise StoreError(f"Elasticsearch at {shown}: the URLs hold different credentials")
-        if in_urls and not username:
-            username, password = in_urls.pop()
-        if username and password is None:
-            raise StoreError(f"Elasticsearch at {shown}: a username needs a password")
-        auth: dict[str, Any] = {}
-        if api_key:
-            auth["api_key"] = api_key
-        elif username:
-            auth["basic_auth"] = (username, password or "")
-        if ca_certs:
-            auth["ca_certs"] = ca_certs
-        try:
-            client = Elasticsearch(
-                publics, request_timeout=10, retry_on_timeout=True,
-                # a request that fails on one node is retried on the others
-                max_retries=max(2, len(publics)), **auth,
-            )  # fmt: skip
-        except (ValueError, TypeError, TransportError) as exc:
-            bad = f"URL {publics[0]!r}" if len(publics) == 1 else f"URLs {shown!r}"
-            raise StoreError(f"Elasticsearch {bad}: {_one_line(str(exc))}") from None
+        connection = connect(config, env)
         options.setdefault("replicas", getattr(config, "replicas", None))
-        return cls(client, index, languages, url=shown,
-                   secrets=[api_key or "", password or ""], **options)  # fmt: skip
+        return cls(
+            connection.client,
+            connection.index,
+            languages,
+            url=connection.url,
+            secrets=connection.secrets,
+            **options,
+        )
 
     def __repr__(self) -> str:
         return f"ElasticsearchStore(url={self.url!r}, index={self.alias!r})"
@@ -482,10 +163,11 @@ class ElasticsearchStore:
         try:
             yield
         except AuthenticationException:
-            raise StoreUnavailable(self._clean(
+            refused = (
                 f"{where} refused the credentials (401): check api_key, or username and"
                 " password (or NEWSWATCH_ES_API_KEY / NEWSWATCH_ES_USERNAME / _PASSWORD)"
-            )) from None  # fmt: skip
+            )
+            raise StoreUnavailable(self._clean(refused)) from None
         except AuthorizationException as exc:
             raise StoreUnavailable(
                 self._clean(f"{where}: not allowed to {doing} ({_reason(exc)})")
@@ -509,45 +191,11 @@ class ElasticsearchStore:
 
     def versioned(self, version: int) -> str:
         """The name of the versioned index ``version`` behind the alias."""
-        return f"{self.alias}-v{version}"
-
-    def _put_template(self) -> None:
-        self.client.indices.put_index_template(
-            name=self.alias,
-            index_patterns=[f"{self.alias}-v*"],
-            template={"settings": self.settings, "mappings": MAPPINGS},
-            priority=200,
-            meta={"managed_by": "newswatch"},
-        )
+        return versioned_index(self.alias, version)
 
     def _ensure(self) -> None:
         """Create the template, the first versioned index, its alias and the runs index."""
-        if self._ready:
-            return
-        with self._errors("prepare the index"):
-            if not self.client.indices.exists_alias(name=self.alias):
-                self._create_first()
-            if not self.client.indices.exists(index=self.runs_index):
-                try:
-                    self.client.indices.create(
-                        index=self.runs_index, settings=self.settings, mappings=RUNS_MAPPINGS
-                    )
-                except ApiError as exc:
-                    if _error_type(exc) != "resource_already_exists_exception":
-                        raise  # not another process creating it at the same moment
-        self._ready = True
-
-    def _create_first(self) -> None:
-        if self.client.indices.exists(index=self.alias):
-            raise StoreError(f"Elasticsearch index {self.alias!r} is a plain index, not an alias"
-                             " to versioned indices: choose another index name")  # fmt: skip
-        self._put_template()
-        try:
-            self.client.indices.create(index=self.versioned(1), aliases={self.alias: {}})
-        except ApiError as exc:
-            # Another process created it meanwhile: fine once the alias is there.
-            if not self.client.indices.exists_alias(name=self.alias):
-                raise exc from None
+        migrations.ensure(self)
 
     def init(self) -> str:
         """Create the template, the versioned index and alias, and the runs index if missing.
@@ -555,44 +203,31 @@ class ElasticsearchStore:
         Returns the name of the index behind the alias. A configured ``replicas`` is
         applied to the existing indices too.
         """
-        with self._errors("prepare the index"):
-            self._put_template()
-        self._ensure()
-        current = self.current_index()
-        if self.replicas is not None:
-            replicas = {k: v for k, v in self.settings.items() if k != "number_of_shards"}
-            with self._errors("set the number of replicas"):
-                self.client.indices.put_settings(index=[current, self.runs_index],
-                                                 settings=replicas)  # fmt: skip
-        return current
+        return migrations.init(self)
 
     def current_index(self) -> str:
         """The versioned index the alias points to."""
-        with self._errors("read the alias"):
-            try:
-                names = list(self.client.indices.get_alias(name=self.alias).body)
-            except NotFoundError:
-                raise StoreError(
-                    f"alias {self.alias!r} does not exist: run `newswatch es init`"
-                ) from None
-        if len(names) != 1:
-            raise StoreError(f"alias {self.alias!r} points to {len(names)} indices: {names}")
-        return names[0]
+        return migrations.current_index(self)
 
     def drop(self) -> None:
         """Delete every index and the template of this store (for tests and tooling)."""
-        with self._errors("delete the indices"):
-            names = [f"{self.alias}-v*", self.runs_index]
-            found = list(
-                self.client.indices.get(
-                    index=names, expand_wildcards="all", ignore_unavailable=True
-                ).body
-            )
-            if found:
-                self.client.indices.delete(index=",".join(found), ignore_unavailable=True)
-            with contextlib.suppress(NotFoundError):
-                self.client.indices.delete_index_template(name=self.alias)
-        self._ready = False
+        migrations.drop(self)
+
+    def migrate(
+        self,
+        to_version: int | None = None,
+        delete_old: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> MigrationReport:
+        """Copy the articles into a new versioned index and swap the alias to it.
+
+        The new index gets the current template's mapping and documents recomputed from
+        the stored articles (so analysis changes migrate too). Searches keep working
+        throughout. The old index is made read-only only for the final catch-up and the
+        alias swap; writes refused in that moment go to the crawl's outbox. ``progress``
+        is called with the number of documents copied in each batch.
+        """
+        return migrations.migrate(self, to_version, delete_old, progress)
 
     # --- writing -----------------------------------------------------------------
 
@@ -608,10 +243,9 @@ class ElasticsearchStore:
         sequence = None
         if previous is not None:
             old = previous.get("_source") or {}
-            before = (old.get("title"), old.get("body"), old.get("published_at"),
-                      old.get("modified_at"))  # fmt: skip
-            changed = before != (article.title, article.body, article.published_at,
-                                 article.modified_at)  # fmt: skip
+            fields = ("title", "body", "published_at", "modified_at")
+            before = tuple(old.get(name) for name in fields)
+            changed = before != tuple(getattr(article, name) for name in fields)
             outcome = "updated" if changed else "unchanged"
             if not copy:
                 article.revision = (old.get("revision") or 1) + (1 if changed else 0)
@@ -639,16 +273,18 @@ class ElasticsearchStore:
                 except NotFoundError:
                     previous = None
                 outcome, doc = self._prepare(article, previous, copy)
+                where = {"index": self.alias, "id": article.id, "require_alias": True}
                 try:
                     if previous is None:
-                        self.client.create(index=self.alias, id=article.id, document=doc,
-                                           refresh=refresh, require_alias=True)  # fmt: skip
+                        self.client.create(**where, document=doc, refresh=refresh)
                     else:
                         self.client.index(
-                            index=self.alias, id=article.id, document=doc, refresh=refresh,
+                            **where,
+                            document=doc,
+                            refresh=refresh,
                             if_seq_no=previous["_seq_no"],
-                            if_primary_term=previous["_primary_term"], require_alias=True,
-                        )  # fmt: skip
+                            if_primary_term=previous["_primary_term"],
+                        )
                 except ConflictError:
                     continue  # another writer got there first: read its version and retry
                 return outcome
@@ -664,102 +300,7 @@ class ElasticsearchStore:
         StoreUnavailable (the writes already made stay; writing the same articles again
         is harmless).
         """
-        self._ensure()
-        outcome = BulkOutcome()
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            sending: deque[tuple[Future, set[str]]] = deque()
-
-            def finish(count: int) -> None:
-                while len(sending) > count:
-                    self._finish_batch(sending.popleft()[0].result(), copy, outcome)
-
-            for batch in self._batches(articles):
-                ids = {a.id for a in batch}
-                if any(ids & sent for _, sent in sending):
-                    finish(0)  # an article still being written: its next version waits
-                actions, pending = self._prepare_batch(batch, copy)
-                sending.append((pool.submit(self._send_batch, actions, pending), ids))
-                finish(self.concurrency - 1)
-            finish(0)
-        if outcome.outcomes:
-            with self._errors("refresh the index"):
-                self._slow.indices.refresh(index=self.alias)
-        return outcome
-
-    def _batches(self, articles: Iterable[Article]) -> Iterator[list[Article]]:
-        batch: list[Article] = []
-        ids: set[str] = set()
-        for article in articles:
-            # An id twice in one batch starts a new one: the second write must see the first.
-            if len(batch) >= self.chunk_size or article.id in ids:
-                yield batch
-                batch, ids = [], set()
-            batch.append(article)
-            ids.add(article.id)
-        if batch:
-            yield batch
-
-    def _prepare_batch(
-        self, batch: list[Article], copy: bool
-    ) -> tuple[list[dict], dict[str, tuple[Article, str]]]:
-        """The bulk actions of a batch, conditional on what is stored now."""
-        with self._errors("read articles"):
-            found = self.client.mget(
-                index=self.alias, ids=[a.id for a in batch], _source_includes=_PREVIOUS
-            )["docs"]
-        actions, pending = [], {}
-        for article, previous in zip(batch, found, strict=True):
-            previous = previous if previous.get("found") else None
-            kind, doc = self._prepare(article, previous, copy)
-            # create fails if the article appeared meanwhile, index if it changed meanwhile:
-            # either way a conflict, written again one at a time.
-            action: dict[str, Any] = {"_op_type": "create" if previous is None else "index",
-                                      "_id": article.id, "_source": doc}  # fmt: skip
-            if previous is not None:
-                action["if_seq_no"] = previous["_seq_no"]
-                action["if_primary_term"] = previous["_primary_term"]
-            actions.append(action)
-            pending[article.id] = (article, kind)
-        return actions, pending
-
-    def _send_batch(self, actions: list[dict], pending: dict[str, tuple[Article, str]]) -> tuple:
-        """Send one batch (in a worker thread): (outcomes, conflicts, errors, refused)."""
-        outcomes, conflicts, errors, refused = {}, [], {}, []
-        # The helper retries 429 and 5xx with backoff; the transport must not retry too.
-        client = self.client.options(retry_on_status=(), request_timeout=SLOW_TIMEOUT)
-        with self._errors("write articles"):
-            for ok, item in helpers.streaming_bulk(
-                client, actions, index=self.alias, chunk_size=self.chunk_size,
-                max_chunk_bytes=self.max_chunk_bytes, raise_on_error=False,
-                max_retries=self.max_retries, initial_backoff=self.initial_backoff,
-                max_backoff=30, retry_on_status=RETRY_STATUSES, require_alias=True,
-            ):  # fmt: skip
-                info = next(iter(item.values()))
-                article, kind = pending[info["_id"]]
-                if ok:
-                    outcomes[article.id] = kind
-                elif info.get("status") == 409:
-                    conflicts.append(article)
-                else:
-                    errors[article.id] = self._clean(_item_reason(info))
-                    if info.get("status") in RETRY_STATUSES:
-                        refused.append(errors[article.id])
-        return outcomes, conflicts, errors, refused
-
-    def _finish_batch(self, sent: tuple, copy: bool, outcome: BulkOutcome) -> None:
-        outcomes, conflicts, errors, refused = sent
-        outcome.outcomes.update(outcomes)
-        outcome.errors.update(errors)
-        if refused:  # still refused after the retries: the cluster is overloaded or failing
-            where = f"Elasticsearch at {self.url}" if self.url else "Elasticsearch"
-            raise StoreUnavailable(f"{where}: cannot write articles: {refused[0]}")
-        for article in conflicts:  # written by someone else meanwhile: one at a time
-            try:
-                outcome.outcomes[article.id] = self._upsert(article, copy, refresh=False)
-            except StoreUnavailable:
-                raise
-            except StoreError as exc:
-                outcome.errors[article.id] = str(exc)
+        return bulk.upsert_many(self, articles, copy)
 
     def delete(self, article_id: str) -> bool:
         self._ensure()
@@ -774,12 +315,7 @@ class ElasticsearchStore:
 
     def record_run(self, run: dict) -> None:
         self._ensure()
-        doc = {
-            "source": run["source"], "started_at": run["started_at"],
-            "finished_at": run.get("finished_at"), "status": run["status"],
-            "error": run.get("error"), "stats": _jsonable(run.get("stats", {})),
-            "sequence": self._next_sequence(),
-        }  # fmt: skip
+        doc = run_document(run, self._next_sequence())
         with self._errors("record the run"):
             self.client.index(index=self.runs_index, document=doc, refresh=True)
 
@@ -802,12 +338,12 @@ class ElasticsearchStore:
             return self.client.search(index=body.pop("index", self.alias), **body).body
 
     def find_by_body_hash(self, body_hash: str, exclude_id: str) -> str | None:
-        hits = self._search(
-            "look up the body hash",
-            query={"bool": {"filter": [{"term": {"body_hash": body_hash}}],
-                            "must_not": [{"ids": {"values": [exclude_id]}}]}},
-            sort=[{"sequence": "asc"}, {"id": "asc"}], size=1, source=False,
-        )["hits"]["hits"]  # fmt: skip
+        query = dsl.body_hash_query(body_hash, exclude_id)
+        earliest = [{"sequence": "asc"}, {"id": "asc"}]
+        found = self._search(
+            "look up the body hash", query=query, sort=earliest, size=1, source=False
+        )
+        hits = found["hits"]["hits"]
         return hits[0]["_id"] if hits else None
 
     def find_by_bands(self, bands: list[str], exclude_id: str) -> list[Article]:
@@ -815,15 +351,12 @@ class ElasticsearchStore:
             return []
         # As SqliteStore: the 10 sharing the most bands (each shared band scores 1), the
         # earliest first among equals.
-        shared = [{"constant_score": {"filter": {"term": {"lsh_bands": band}}, "boost": 1.0}}
-                  for band in dict.fromkeys(bands)]  # fmt: skip
-        hits = self._search(
-            "look up near-duplicates",
-            query={"bool": {"should": shared, "minimum_should_match": 1,
-                            "must_not": [{"ids": {"values": [exclude_id]}}]}},
-            sort=[{"_score": "desc"}, {"sequence": "asc"}, {"id": "asc"}],
-            size=MAX_CANDIDATES,
-        )["hits"]["hits"]  # fmt: skip
+        query = dsl.bands_query(bands, exclude_id)
+        order = [{"_score": "desc"}, {"sequence": "asc"}, {"id": "asc"}]
+        found = self._search(
+            "look up near-duplicates", query=query, sort=order, size=MAX_CANDIDATES
+        )
+        hits = found["hits"]["hits"]
         return [article_from_source(h["_source"]) for h in hits]
 
     def count(self) -> int:
@@ -835,10 +368,14 @@ class ElasticsearchStore:
         last = after_id
         while True:
             extra = {"search_after": [last]} if last else {}
-            hits = self._search(
-                "read the articles", query={"match_all": {}}, sort=[{"id": "asc"}], size=500,
+            found = self._search(
+                "read the articles",
+                query={"match_all": {}},
+                sort=[{"id": "asc"}],
+                size=500,
                 **extra,
-            )["hits"]["hits"]  # fmt: skip
+            )
+            hits = found["hits"]["hits"]
             if not hits:
                 return
             for hit in hits:
@@ -860,36 +397,7 @@ class ElasticsearchStore:
 
         Raises QuerySyntaxError for a query that cannot be understood.
         """
-        query = prepare_query(request, self.languages)
-        clauses: dict[str, Any] = {"filter": _filters(request)}
-        if query is not None:
-            clauses["must"] = [to_query(query.tree)]
-        body: dict[str, Any] = {
-            "query": {"bool": clauses} if query is not None else {"constant_score": {
-                "filter": {"bool": clauses}, "boost": 0.0}},
-            "sort": _sort(request),
-            "track_total_hits": True,
-            "track_scores": True,
-            "from_": request.offset,
-            "size": request.size,
-            "aggs": {},
-        }  # fmt: skip
-        if request.collapse:
-            body["collapse"] = {"field": "story_id",
-                                "inner_hits": {"name": "copies", "size": 0}}  # fmt: skip
-            # Exact below the threshold (far above any one search's stories in practice).
-            body["aggs"]["stories"] = {"cardinality": {"field": "story_id",
-                                                       "precision_threshold": 40000}}  # fmt: skip
-        if request.facets:
-            order = [{"_count": "desc"}, {"_key": "asc"}]  # SqliteStore's ORDER BY 2 DESC, 1
-            for name in ("language", "source", "topics"):
-                body["aggs"][name] = {"terms": {"field": name, "size": 10000, "order": order}}
-            body["aggs"]["days"] = {"date_histogram": {
-                "field": "published_at", "calendar_interval": "day", "format": "yyyy-MM-dd",
-                "min_doc_count": 1, "time_zone": "UTC"}}  # fmt: skip
-        if not body["aggs"]:
-            del body["aggs"]
-        return body
+        return dsl.search_body(request, prepare_query(request, self.languages))
 
     def search(self, request: SearchRequest) -> SearchResult:
         query = prepare_query(request, self.languages)
@@ -903,49 +411,41 @@ class ElasticsearchStore:
         aggs = response.get("aggregations", {})
         total = int(aggs["stories"]["value"]) if request.collapse else hits_total
         if beyond and request.offset < total:
-            raise StoreError(f"cannot show results beyond the first {MAX_WINDOW:,}:"
-                             " narrow the search or sort by date")  # fmt: skip
+            raise StoreError(
+                f"cannot show results beyond the first {MAX_WINDOW:,}:"
+                " narrow the search or sort by date"
+            )
         hits = []
         for hit in response["hits"]["hits"]:
             copies = 1
             if request.collapse:
                 copies = hit["inner_hits"]["copies"]["hits"]["total"]["value"]
             score = round(float(hit.get("_score") or 0.0), 6)
-            hits.append(make_hit(article_from_source(hit["_source"]), score, query,
-                                 similar=copies - 1))  # fmt: skip
+            found = article_from_source(hit["_source"])
+            hits.append(make_hit(found, score, query, similar=copies - 1))
         result = SearchResult(total=total, hits=hits)
         if request.facets:
-            result.facets = {
-                name: {str(b["key"]): b["doc_count"] for b in aggs[name]["buckets"]}
-                for name in ("language", "source", "topics")
-            }
-            result.histogram = {b["key_as_string"]: b["doc_count"]
-                                for b in aggs["days"]["buckets"]}  # fmt: skip
+            result.facets, result.histogram = dsl.facets_of(aggs)
         return result
 
     # --- history and health --------------------------------------------------------
 
     def runs(self, source: str | None = None, limit: int = 50) -> list[dict]:
         query = {"term": {"source": source}} if source else {"match_all": {}}
-        hits = self._search(
-            "read the crawl history", index=self.runs_index, query=query,
-            sort=[{"sequence": "desc"}], size=limit,
-        )["hits"]["hits"]  # fmt: skip
+        newest_first = [{"sequence": "desc"}]
+        found = self._search(
+            "read the crawl history",
+            index=self.runs_index,
+            query=query,
+            sort=newest_first,
+            size=limit,
+        )
+        hits = found["hits"]["hits"]
         return [_run(h["_source"]) for h in hits]
 
     def stats(self) -> dict:
-        articles = self._search(
-            "compute the statistics", size=0, aggs={"sources": {
-                "terms": {"field": "source", "size": 10000},
-                "aggs": {
-                    "languages": {"terms": {"field": "language", "size": 10000,
-                                            "missing": "?"}},
-                    "newest": {"top_hits": {
-                        "size": 1, "_source": {"includes": ["published_at"]},
-                        "sort": [{"published_at": {"order": "desc", "missing": "_last"}}]}},
-                },
-            }},
-        )["aggregations"]["sources"]["buckets"]  # fmt: skip
+        found = self._search("compute the statistics", size=0, aggs=dsl.stats_aggs())
+        articles = found["aggregations"]["sources"]["buckets"]
         sources: dict[str, dict] = {}
         for bucket in articles:
             entry = sources.setdefault(bucket["key"], {"articles": 0, "languages": {}})
@@ -955,156 +455,18 @@ class ElasticsearchStore:
                 entry["languages"][key] = entry["languages"].get(key, 0) + language["doc_count"]
             newest = bucket["newest"]["hits"]["hits"]
             entry["newest_article"] = newest[0]["_source"].get("published_at") if newest else None
-        latest = self._search(
-            "read the crawl history", index=self.runs_index, size=0, aggs={"sources": {
-                "terms": {"field": "source", "size": 10000},
-                "aggs": {"last": {"top_hits": {"size": 1, "sort": [{"sequence": "desc"}]}}},
-            }},
-        )["aggregations"]["sources"]["buckets"]  # fmt: skip
+        found = self._search(
+            "read the crawl history", index=self.runs_index, size=0, aggs=dsl.last_run_aggs()
+        )
+        latest = found["aggregations"]["sources"]["buckets"]
         for bucket in latest:
             run = _run(bucket["last"]["hits"]["hits"][0]["_source"])
             entry = sources.setdefault(run["source"], {"articles": 0, "languages": {}})
-            entry["last_crawl"] = {key: run[key] for key in
-                                   ("started_at", "finished_at", "status", "error")}  # fmt: skip
+            shown = ("started_at", "finished_at", "status", "error")
+            entry["last_crawl"] = {key: run[key] for key in shown}
             entry["dropped"] = run["stats"].get("dropped", {})
         return {"articles": self.count(), "sources": dict(sorted(sources.items()))}
-
-    # --- migration -------------------------------------------------------------------
-
-    def migrate(
-        self,
-        to_version: int | None = None,
-        delete_old: bool = False,
-        progress: Callable[[int], None] | None = None,
-    ) -> MigrationReport:
-        """Copy the articles into a new versioned index and swap the alias to it.
-
-        The new index gets the current template's mapping and documents recomputed from
-        the stored articles (so analysis changes migrate too). Searches keep working
-        throughout. The old index is made read-only only for the final catch-up and the
-        alias swap; writes refused in that moment go to the crawl's outbox. ``progress``
-        is called with the number of documents copied in each batch.
-        """
-        self._ensure()
-        old = self.current_index()
-        match = re.fullmatch(re.escape(self.alias) + r"-v(\d+)", old)
-        current = int(match.group(1)) if match else 0
-        version = to_version if to_version is not None else current + 1
-        new = self.versioned(version)
-        if new == old:
-            raise StoreError(f"the alias {self.alias!r} already points to {new}")
-        with self._errors("create the new index"):
-            if self.client.indices.exists(index=new):
-                raise StoreError(f"index {new} exists already: delete it or choose another"
-                                 " --to-version")  # fmt: skip
-            self._put_template()
-            self.client.indices.create(index=new)
-        started = datetime.now(UTC) - timedelta(seconds=2)  # indexed_at has whole seconds
-        blocked = False
-        try:
-            copied = self._copy(old, new, {"match_all": {}}, progress)
-            with self._errors("make the old index read-only"):
-                self.client.indices.add_block(index=old, block="write")
-                blocked = True
-                # A bulk write that ended just before the block may not be searchable yet.
-                self._slow.indices.refresh(index=old)
-            since = started.strftime("%Y-%m-%dT%H:%M:%SZ")
-            self._copy(old, new, {"range": {"indexed_at": {"gte": since}}}, None)
-            self._remove_deleted(old, new)
-            with self._errors("swap the alias"):
-                self._slow.indices.refresh(index=new)
-                counts = (self.client.count(index=old)["count"],
-                          self.client.count(index=new)["count"])  # fmt: skip
-                if counts[0] != counts[1]:
-                    raise StoreError(f"copy incomplete: {old} has {counts[0]} articles,"
-                                     f" {new} has {counts[1]}")  # fmt: skip
-                self.client.indices.update_aliases(actions=[
-                    {"remove": {"index": old, "alias": self.alias}},
-                    {"add": {"index": new, "alias": self.alias}},
-                ])  # fmt: skip
-        except BaseException:
-            with contextlib.suppress(Exception):
-                if blocked:
-                    self.client.indices.put_settings(
-                        index=old, settings={"index.blocks.write": None}
-                    )
-                self.client.indices.delete(index=new, ignore_unavailable=True)
-            raise
-        if delete_old:
-            with self._errors("delete the old index"):
-                self.client.indices.delete(index=old)
-        return MigrationReport(self.alias, old, new, copied, delete_old)
-
-    def _copy(self, old: str, new: str, query: dict, progress: Callable[[int], None] | None) -> int:
-        """Copy ``old``'s documents matching ``query`` into ``new`` (scroll + bulk)."""
-
-        def actions() -> Iterator[dict]:
-            for hit in helpers.scan(self._slow, index=old, query={"query": query}, size=500):
-                source = hit["_source"]
-                article = article_from_source(source)
-                sequence = source.get("sequence") or self._next_sequence()
-                yield {"_index": new, "_id": hit["_id"], "_source": document(article, sequence)}
-
-        copied = 0
-        with self._errors(f"copy {old} to {new}"):
-            for ok, item in helpers.streaming_bulk(
-                self._slow, actions(), chunk_size=self.chunk_size,
-                max_chunk_bytes=self.max_chunk_bytes, max_retries=self.max_retries,
-                initial_backoff=self.initial_backoff, retry_on_status=RETRY_STATUSES,
-                raise_on_error=False,
-            ):  # fmt: skip
-                if not ok:
-                    info = next(iter(item.values()))
-                    raise StoreError(self._clean(f"cannot copy article {info.get('_id')} to"
-                                                 f" {new}: {_item_reason(info)}"))  # fmt: skip
-                copied += 1
-                if progress is not None and copied % self.chunk_size == 0:
-                    progress(self.chunk_size)
-        if progress is not None and copied % self.chunk_size:
-            progress(copied % self.chunk_size)
-        return copied
-
-    def _ids(self, index: str) -> set[str]:
-        query = {"query": {"match_all": {}}, "_source": False}
-        return {hit["_id"] for hit in helpers.scan(self._slow, index=index, query=query,
-                                                   size=5000)}  # fmt: skip
-
-    def _remove_deleted(self, old: str, new: str) -> None:
-        """Delete from ``new`` what was deleted from ``old`` while it was being copied."""
-        with self._errors(f"compare {old} and {new}"):
-            self._slow.indices.refresh(index=new)
-            gone = self._ids(new) - self._ids(old)
-            if gone:
-                helpers.bulk(self._slow, ({"_op_type": "delete", "_index": new, "_id": i}
-                                           for i in gone))  # fmt: skip
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.client.close()
-
-
-def _error_type(exc: ApiError) -> str:
-    error = exc.body.get("error") if isinstance(exc.body, dict) else None
-    return error.get("type", "") if isinstance(error, dict) else ""
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with anything JSON cannot hold turned into text (SqliteStore's default=str)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _run(source: Mapping[str, Any]) -> dict:
-    return {
-        "source": source.get("source"),
-        "started_at": source.get("started_at"),
-        "finished_at": source.get("finished_at"),
-        "status": source.get("status"),
-        "error": source.get("error"),
-        "stats": source.get("stats") or {},
-    }
