@@ -10,7 +10,8 @@ import pytest
 from crawler.items import Article
 from crawler.urls import article_id
 from pipelines.stores.base import SearchRequest, SearchResult
-from pipelines.stores.sqlite import SqliteStore, fts_expression
+from pipelines.stores.sqlite import SqliteStore
+from pipelines.stores.sqlite.query import fts_expression
 from search.fingerprint import bands, body_hash, signature
 from search.query import QuerySyntaxError, analyze_query
 

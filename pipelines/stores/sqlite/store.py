@@ -27,84 +27,20 @@ from pipelines.stores.base import (
     make_hit,
     prepare_query,
 )
-from search.query import And, Not, Or, Phrase, Terms
+from pipelines.stores.sqlite.query import (
+    BODY_WEIGHT,
+    TITLE_WEIGHT,
+    _filters,
+    _qualify,
+    fts_expression,
+)
+from pipelines.stores.sqlite.schema import MATCHES_TABLE, SCHEMA, SCHEMA_VERSION
 
-TITLE_WEIGHT, BODY_WEIGHT = 3.0, 1.0
-SCHEMA_VERSION = 2  # 2: articles_cover (added to a version 1 store when opened)
 MAX_CANDIDATES = 10  # near-duplicate candidates checked per article
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    doc INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    source TEXT NOT NULL,
-    language TEXT,
-    published_at TEXT,
-    story_id TEXT,
-    body_hash TEXT,
-    indexed_at TEXT NOT NULL,
-    revision INTEGER NOT NULL DEFAULT 1,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_body_hash ON articles(body_hash);
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published_at);
-CREATE INDEX IF NOT EXISTS articles_source ON articles(source, language);
--- What a search reads of every match (filters, order, collapse, facets), narrow: the
--- rows themselves are wide (each holds its article) and are read for the page only.
-CREATE INDEX IF NOT EXISTS articles_cover
-    ON articles(doc, language, source, published_at, story_id, id);
-CREATE TABLE IF NOT EXISTS article_topics (
-    topic TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (topic, doc)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS article_bands (
-    band TEXT NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (band, doc)
-) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(title, body, tokenize = 'ascii');
-CREATE TABLE IF NOT EXISTS runs (
-    run INTEGER PRIMARY KEY,
-    source TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    status TEXT NOT NULL,
-    error TEXT,
-    stats TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS runs_source ON runs(source, started_at);
-"""
-
-
-# The matches of the search being run (one per connection: a temporary table).
-MATCHES_TABLE = """
-CREATE TEMP TABLE IF NOT EXISTS search_matches (
-    doc INTEGER, id TEXT, published_at TEXT, story_id TEXT, language TEXT, source TEXT, rank REAL
-)"""
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def fts_expression(node: Any) -> str:
-    """An FTS5 MATCH expression for an analysed query tree.
-
-    Every term is written as an FTS5 string (double-quoted, quotes doubled), so
-    no user input is ever read as FTS5 syntax.
-    """
-    if isinstance(node, Terms):
-        star = "*" if node.prefix else ""
-        return "(" + " OR ".join(_quote(t) + star for t in node.alternatives) + ")"
-    if isinstance(node, Phrase):
-        return "(" + " OR ".join(_quote(" ".join(seq)) for seq in node.alternatives) + ")"
-    if isinstance(node, Or):
-        return "(" + " OR ".join(fts_expression(c) for c in node.children) + ")"
-    if isinstance(node, And):
-        positive = [fts_expression(c) for c in node.children if not isinstance(c, Not)]
-        expression = "(" + " AND ".join(positive) + ")"
-        for child in node.children:
-            if isinstance(child, Not):
-                expression = f"({expression} NOT {fts_expression(child.child)})"
-        return expression
-    raise TypeError(f"cannot translate {node!r}")
 
 
 def _why(error: sqlite3.Error) -> str:
@@ -114,10 +50,6 @@ def _why(error: sqlite3.Error) -> str:
         # A full disk, or a file size limit (RLIMIT_FSIZE, quota): SQLite cannot tell.
         return f"{error} ({name}: the disk may be full)"
     return str(error)
-
-
-def _quote(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
 
 
 class SqliteStore:
@@ -237,9 +169,9 @@ class SqliteStore:
         outcome: Literal["new", "updated", "unchanged"] = "new"
         if row is not None:
             old = Article.from_dict(json.loads(row[2]))
-            changed = (old.title, old.body, old.published_at, old.modified_at) != (
-                article.title, article.body, article.published_at, article.modified_at
-            )  # fmt: skip
+            before = (old.title, old.body, old.published_at, old.modified_at)
+            now = (article.title, article.body, article.published_at, article.modified_at)
+            changed = before != now
             outcome = "updated" if changed else "unchanged"
             if not copy:
                 article.revision = row[1] + (1 if changed else 0)
@@ -248,10 +180,16 @@ class SqliteStore:
         if not copy or not article.indexed_at:
             article.indexed_at = _now()
         values = (
-            article.id, article.source, article.language, article.published_at,
-            article.story_id or article.id, article.body_hash, article.indexed_at,
-            article.revision, json.dumps(article.to_dict(), ensure_ascii=False),
-        )  # fmt: skip
+            article.id,
+            article.source,
+            article.language,
+            article.published_at,
+            article.story_id or article.id,
+            article.body_hash,
+            article.indexed_at,
+            article.revision,
+            json.dumps(article.to_dict(), ensure_ascii=False),
+        )
         if row is None:
             doc = db.execute(
                 "INSERT INTO articles (id, source, language, published_at, story_id,"
@@ -276,10 +214,8 @@ class SqliteStore:
             "INSERT OR IGNORE INTO article_bands (band, doc) VALUES (?, ?)",
             [(b, doc) for b in article.lsh_bands],
         )
-        db.execute(
-            "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
-            (doc, terms(article, "title"), terms(article, "body")),
-        )  # fmt: skip
+        analysed = (doc, terms(article, "title"), terms(article, "body"))
+        db.execute("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)", analysed)
         return outcome
 
     def delete(self, article_id: str) -> bool:
@@ -304,12 +240,20 @@ class SqliteStore:
     def record_run(self, run: dict) -> None:
         try:
             with self._transaction() as db:
+                stats = json.dumps(run.get("stats", {}), default=str)
+                row = (
+                    run["source"],
+                    run["started_at"],
+                    run.get("finished_at"),
+                    run["status"],
+                    run.get("error"),
+                    stats,
+                )
                 db.execute(
                     "INSERT INTO runs (source, started_at, finished_at, status, error, stats)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (run["source"], run["started_at"], run.get("finished_at"), run["status"],
-                     run.get("error"), json.dumps(run.get("stats", {}), default=str)),
-                )  # fmt: skip
+                    row,
+                )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot record the run in {self.path}: {_why(exc)}") from None
 
@@ -381,7 +325,7 @@ class SqliteStore:
 
     def search(self, request: SearchRequest) -> SearchResult:
         query = prepare_query(request, self.languages)
-        where, params = self._filters(request)
+        where, params = _filters(request)
         columns = "a.doc, a.id, a.published_at, a.story_id, a.language, a.source"
         source = (
             "articles_fts JOIN articles a INDEXED BY articles_cover"
@@ -441,25 +385,6 @@ class SqliteStore:
             self._read("DELETE FROM temp.search_matches")
         return result
 
-    def _filters(self, request: SearchRequest) -> tuple[str, list[Any]]:
-        clauses, params = ["1 = 1"], []
-        for column, values in (("a.language", request.languages), ("a.source", request.sources)):
-            if values:
-                clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-                params += list(values)
-        if request.topics:
-            marks = ",".join("?" * len(request.topics))
-            clauses.append(f"a.doc IN (SELECT doc FROM article_topics WHERE topic IN ({marks}))")
-            params += list(request.topics)
-        lower, upper = request.date_bounds()
-        if lower:
-            clauses.append("a.published_at >= ?")
-            params.append(lower)
-        if upper:
-            clauses.append("a.published_at < ?")
-            params.append(upper)
-        return " AND ".join(clauses), params
-
     def _facets(self, matched: str, params: list) -> tuple[dict, dict]:
         """Counts by language, source and topic, and by day, of every match (``matched``)."""
         languages: dict[str, int] = {}
@@ -474,19 +399,23 @@ class SqliteStore:
             for counts, key in ((languages, language), (sources, source), (days, day)):
                 if key is not None:
                     counts[str(key)] = counts.get(str(key), 0) + count
-        topics = dict(self._read(
-            # One pass over the topics table: it is keyed by topic, not by article.
+        # One pass over the topics table: it is keyed by topic, not by article.
+        by_topic = self._read(
             f"SELECT topic, count(*) FROM article_topics WHERE doc IN (SELECT doc FROM {matched})"
             " GROUP BY 1",
             params,
-        ).fetchall())  # fmt: skip
+        )
+        topics = dict(by_topic.fetchall())
 
         def by_count(counts: dict[str, int]) -> dict[str, int]:
             return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
         topics = {str(k): v for k, v in topics.items() if k is not None}
-        facets = {"language": by_count(languages), "source": by_count(sources),
-                  "topics": by_count(topics)}  # fmt: skip
+        facets = {
+            "language": by_count(languages),
+            "source": by_count(sources),
+            "topics": by_count(topics),
+        }
         return facets, dict(sorted(days.items()))
 
     # --- history and health --------------------------------------------------
@@ -520,19 +449,15 @@ class SqliteStore:
         ).fetchall():
             entry = sources.setdefault(run[0], {"articles": 0, "languages": {}})
             stats = json.loads(run[5])
-            entry["last_crawl"] = {"started_at": run[1], "finished_at": run[2],
-                                   "status": run[3], "error": run[4]}  # fmt: skip
+            entry["last_crawl"] = {
+                "started_at": run[1],
+                "finished_at": run[2],
+                "status": run[3],
+                "error": run[4],
+            }
             entry["dropped"] = stats.get("dropped", {})
         return {"articles": self.count(), "sources": dict(sorted(sources.items()))}
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.db.close()
-
-
-def _qualify(order: str, alias: str) -> str:
-    """Prefix the columns of an ORDER BY clause with a table alias."""
-    out = []
-    for part in order.split(", "):
-        out.append(f"{alias}.{part}")
-    return ", ".join(out)

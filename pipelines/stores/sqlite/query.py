@@ -1,0 +1,65 @@
+"""Searches in SQLite: the analysed tree as an FTS5 expression, filters and order as SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.stores.base import SearchRequest
+from search.query import And, Not, Or, Phrase, Terms
+
+TITLE_WEIGHT, BODY_WEIGHT = 3.0, 1.0
+
+
+def fts_expression(node: Any) -> str:
+    """An FTS5 MATCH expression for an analysed query tree.
+
+    Every term is written as an FTS5 string (double-quoted, quotes doubled), so
+    no user input is ever read as FTS5 syntax.
+    """
+    if isinstance(node, Terms):
+        star = "*" if node.prefix else ""
+        return "(" + " OR ".join(_quote(t) + star for t in node.alternatives) + ")"
+    if isinstance(node, Phrase):
+        return "(" + " OR ".join(_quote(" ".join(seq)) for seq in node.alternatives) + ")"
+    if isinstance(node, Or):
+        return "(" + " OR ".join(fts_expression(c) for c in node.children) + ")"
+    if isinstance(node, And):
+        positive = [fts_expression(c) for c in node.children if not isinstance(c, Not)]
+        expression = "(" + " AND ".join(positive) + ")"
+        for child in node.children:
+            if isinstance(child, Not):
+                expression = f"({expression} NOT {fts_expression(child.child)})"
+        return expression
+    raise TypeError(f"cannot translate {node!r}")
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _filters(request: SearchRequest) -> tuple[str, list[Any]]:
+    clauses, params = ["1 = 1"], []
+    for column, values in (("a.language", request.languages), ("a.source", request.sources)):
+        if values:
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += list(values)
+    if request.topics:
+        marks = ",".join("?" * len(request.topics))
+        clauses.append(f"a.doc IN (SELECT doc FROM article_topics WHERE topic IN ({marks}))")
+        params += list(request.topics)
+    lower, upper = request.date_bounds()
+    if lower:
+        clauses.append("a.published_at >= ?")
+        params.append(lower)
+    if upper:
+        clauses.append("a.published_at < ?")
+        params.append(upper)
+    return " AND ".join(clauses), params
+
+
+def _qualify(order: str, alias: str) -> str:
+    """Prefix the columns of an ORDER BY clause with a table alias."""
+    out = []
+    for part in order.split(", "):
+        out.append(f"{alias}.{part}")
+    return ", ".join(out)
