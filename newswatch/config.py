@@ -295,7 +295,8 @@ class SavedSearchConfig(_Strict):
     """A named search, served as an Atom feed and optionally posted to a webhook."""
 
     name: Name
-    query: Annotated[str, StringConstraints(max_length=1000)]  # "" follows the filters only
+    # "" follows the filters only; at most search.query.MAX_SAVED_LENGTH characters
+    query: Annotated[str, StringConstraints(max_length=10000)]
     lang: list[LanguageCode] = []
     source: list[str] = []
     topic: list[str] = []
@@ -304,11 +305,11 @@ class SavedSearchConfig(_Strict):
     @field_validator("query")
     @classmethod
     def _query(cls, query: str) -> str:
-        from search.query import QuerySyntaxError, parse
+        from search.query import MAX_SAVED_LENGTH, MAX_SAVED_TERMS, QuerySyntaxError, parse
 
         if query.strip():
             try:
-                parse(query)
+                parse(query, MAX_SAVED_TERMS, MAX_SAVED_LENGTH)
             except QuerySyntaxError as exc:
                 raise ValueError(f"bad query: {exc}") from None
         return query

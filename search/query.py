@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from search.analysis import fold, stem, tokenize
 
 MAX_QUERY_LENGTH = 1000
-MAX_TERMS = 32
+MAX_TERMS = 32  # an interactive query
+MAX_SAVED_TERMS = 500  # a saved search: monitoring queries list many names
+MAX_SAVED_LENGTH = 10000  # room for MAX_SAVED_TERMS names of a dozen characters
+MAX_DEPTH = 32  # parentheses nested deeper are refused before any recursion can run deep
 
 
 class QuerySyntaxError(ValueError):
@@ -61,12 +64,14 @@ _TOKEN = re.compile(r'\s+|"[^"]*"?|\(|\)|[^\s"()]+')
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def parse(query: str) -> Node:
-    """Parse a user query into a syntax tree, or raise :class:`QuerySyntaxError`."""
-    if len(query) > MAX_QUERY_LENGTH:
-        raise QuerySyntaxError(
-            f"query is too long ({len(query)} characters, at most {MAX_QUERY_LENGTH})"
-        )
+def parse(query: str, max_terms: int = MAX_TERMS, max_length: int = MAX_QUERY_LENGTH) -> Node:
+    """Parse a user query into a syntax tree, or raise :class:`QuerySyntaxError`.
+
+    The tree is at most :data:`MAX_DEPTH` groups deep, so every walker of it (the
+    analysis here, each store's translation) stays far below Python's recursion limit.
+    """
+    if len(query) > max_length:
+        raise QuerySyntaxError(f"query is too long ({len(query)} characters, at most {max_length})")
     lexemes = [t for t in _TOKEN.findall(_CONTROL.sub(" ", query)) if not t.isspace()]
     parser = _Parser(lexemes)
     node = parser.parse_or()
@@ -74,8 +79,8 @@ def parse(query: str) -> Node:
         raise QuerySyntaxError("unmatched ')' in query")
     if node is None:
         raise QuerySyntaxError("query has no words to search for")
-    if sum(1 for _ in _leaves(node)) > MAX_TERMS:
-        raise QuerySyntaxError(f"query has too many terms (at most {MAX_TERMS})")
+    if (count := sum(1 for _ in _leaves(node))) > max_terms:
+        raise QuerySyntaxError(f"query has too many terms ({count}, at most {max_terms})")
     _check_positive(node)
     return node
 
@@ -84,6 +89,7 @@ class _Parser:
     def __init__(self, lexemes: list[str]) -> None:
         self.lexemes = lexemes
         self.pos = 0
+        self.depth = 0  # open parentheses around the current position
 
     def peek(self) -> str | None:
         return self.lexemes[self.pos] if self.pos < len(self.lexemes) else None
@@ -136,10 +142,16 @@ class _Parser:
 
     def parse_atom(self, lexeme: str) -> Node | None:
         if lexeme == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QuerySyntaxError(
+                    f"query nests parentheses too deeply (at most {MAX_DEPTH} levels)"
+                )
             inner = self.parse_or()
             if self.peek() != ")":
                 raise QuerySyntaxError("unmatched '(' in query")
             self.pos += 1
+            self.depth -= 1
             return inner
         if lexeme.startswith('"'):
             if len(lexeme) == 1 or not lexeme.endswith('"'):
@@ -231,8 +243,14 @@ class AnalyzedQuery:
     highlight_phrases: frozenset[tuple[str, ...]] = field(default_factory=frozenset)
 
 
-def analyze_query(query: str, languages: list[str] | tuple[str, ...]) -> AnalyzedQuery:
-    """Parse ``query`` and analyse its words for articles in ``languages``."""
+def analyze_query(
+    query: str, languages: list[str] | tuple[str, ...], max_terms: int = MAX_TERMS
+) -> AnalyzedQuery:
+    """Parse ``query`` and analyse its words for articles in ``languages``.
+
+    ``max_terms`` above :data:`MAX_TERMS` (saved searches) also allows queries up to
+    :data:`MAX_SAVED_LENGTH` characters.
+    """
     languages = tuple(languages) or ("",)
     highlight: set[str] = set()
     prefixes: set[str] = set()
@@ -265,7 +283,8 @@ def analyze_query(query: str, languages: list[str] | tuple[str, ...]) -> Analyze
             return And(tuple(convert(c, positive) for c in node.children))
         return Or(tuple(convert(c, positive) for c in node.children))
 
-    tree = convert(parse(query), True)
+    max_length = MAX_QUERY_LENGTH if max_terms <= MAX_TERMS else MAX_SAVED_LENGTH
+    tree = convert(parse(query, max_terms, max_length), True)
     return AnalyzedQuery(
         query, tree, languages, frozenset(highlight), frozenset(prefixes), frozenset(phrases)
     )

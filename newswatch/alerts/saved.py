@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from newswatch.config import Config, SavedSearchConfig, _describe
 from pipelines.stores.base import SearchRequest
+from search.query import MAX_SAVED_TERMS
 
 DEFAULT_PATH = "data/newswatch-web.db"
 
@@ -78,6 +79,7 @@ class SavedSearch:
             languages=list(self.lang),
             sources=list(self.source),
             topics=list(self.topic),
+            max_terms=MAX_SAVED_TERMS,
             **options,
         )
 

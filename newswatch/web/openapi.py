@@ -57,7 +57,7 @@ SAVED_INPUT: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$", "maxLength": 64},
-        "query": {"type": "string", "maxLength": 1000},
+        "query": {"type": "string", "maxLength": 10000},
         "lang": {"type": "array", "items": _STR},
         "source": {"type": "array", "items": _STR},
         "topic": {"type": "array", "items": _STR},

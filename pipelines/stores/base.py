@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
 
 from crawler.items import Article
-from search.query import AnalyzedQuery, QuerySyntaxError, analyze_query
+from search.query import MAX_TERMS, AnalyzedQuery, QuerySyntaxError, analyze_query
 from search.snippets import Snippet, highlight, make_snippet
 
 FACET_FIELDS = ("language", "source", "topics")
@@ -42,6 +42,7 @@ class SearchRequest:
     size: int = 10
     facets: bool = False
     collapse: bool = False  # one hit per story, with the count of its other copies
+    max_terms: int = MAX_TERMS  # MAX_SAVED_TERMS for a saved search
 
     def date_bounds(self) -> tuple[str | None, str | None]:
         """``(lower, upper)`` ISO bounds: published_at >= lower and < upper."""
@@ -120,7 +121,7 @@ def prepare_query(request: SearchRequest, default_languages: list[str]) -> Analy
     """The analysed query of a request (None to browse), or raise QuerySyntaxError."""
     if not request.query.strip():
         return None
-    return analyze_query(request.query, request.languages or default_languages)
+    return analyze_query(request.query, request.languages or default_languages, request.max_terms)
 
 
 class Store(Protocol):

@@ -203,14 +203,29 @@ def test_the_elasticsearch_store_answers_any_search_or_says_why_not(elasticsearc
         ("(a b", "newswatch: bad query: unmatched '(' in query"),
         ("-chips", "newswatch: bad query: a query needs at least one term that is not excluded"),
         ("x " * 600, "newswatch: bad query: query is too long (1200 characters, at most 1000)"),
+        (
+            "(" * 260 + "a" + ")" * 260,
+            "newswatch: bad query: query nests parentheses too deeply (at most 32 levels)",
+        ),
+        (
+            "-(" * 400 + "a",
+            "newswatch: bad query: query nests parentheses too deeply (at most 32 levels)",
+        ),
+        (
+            " ".join(f"w{i}" for i in range(33)),
+            "newswatch: bad query: query has too many terms (33, at most 32)",
+        ),
     ],
 )
-def test_a_bad_query_on_the_command_line_is_one_line_and_exit_status_2(tmp_path, query, message):
+@pytest.mark.parametrize("command", ["search", "export"])
+def test_a_bad_query_on_the_command_line_is_one_line_and_exit_status_2(
+    tmp_path, command, query, message
+):
     config = tmp_path / "newswatch.toml"
     config.write_text(f'[store]\npath = "{tmp_path / "store.db"}"\n', encoding="utf-8")
     done = subprocess.run(
         # "--": a query may start with "-", as an exclusion does.
-        [sys.executable, "-m", "newswatch", "--config", str(config), "search", "--", query],
+        [sys.executable, "-m", "newswatch", "--config", str(config), command, "--", query],
         cwd=tmp_path,
         env=child_env(),
         capture_output=True,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from search.query import (
+    MAX_DEPTH,
     MAX_QUERY_LENGTH,
+    MAX_SAVED_LENGTH,
+    MAX_SAVED_TERMS,
     MAX_TERMS,
     And,
     Not,
@@ -111,10 +116,17 @@ def test_parse_trees(query: str, tree: object) -> None:
         ("\x00", "query has no words to search for"),
         ("!" * 10240, "query is too long (10240 characters, at most 1000)"),
         ("x" * (MAX_QUERY_LENGTH + 1), "query is too long (1001 characters, at most 1000)"),
-        (" ".join(f"w{i}" for i in range(40)), "query has too many terms (at most 32)"),
+        (" ".join(f"w{i}" for i in range(40)), "query has too many terms (40, at most 32)"),
         (
             " OR ".join(f"w{i}" for i in range(MAX_TERMS + 1)),
-            "query has too many terms (at most 32)",
+            "query has too many terms (33, at most 32)",
+        ),
+        ("(" * 260 + "a" + ")" * 260, "query nests parentheses too deeply (at most 32 levels)"),
+        ("(" * 499 + "a", "query nests parentheses too deeply (at most 32 levels)"),
+        ("-(" * 300 + "a", "query nests parentheses too deeply (at most 32 levels)"),
+        (
+            "(" * (MAX_DEPTH + 1) + "a" + ")" * (MAX_DEPTH + 1),
+            f"query nests parentheses too deeply (at most {MAX_DEPTH} levels)",
         ),
     ],
 )
@@ -123,6 +135,51 @@ def test_errors_are_one_line_messages(query: str, message: str) -> None:
         parse(query)
     assert str(caught.value) == message
     assert "\n" not in str(caught.value)
+
+
+def _deepest_query() -> str:
+    """Groups nested MAX_DEPTH deep, alternating AND, OR and exclusion at every level."""
+    query = "core"
+    for level in range(MAX_DEPTH // 2):  # two levels deep (one and three) a step
+        query = f"(w{level} OR (x{level} -({query})))" if level % 2 else f"(w{level} {query})"
+    return query
+
+
+def _depth(query: str) -> int:
+    depth = deepest = 0
+    for char in query:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def test_the_deepest_query_allowed_is_parsed_analysed_and_translated_by_both_stores() -> None:
+    from pipelines.stores.elasticsearch.query import to_query
+    from pipelines.stores.sqlite.query import fts_expression
+
+    query = _deepest_query()
+    assert _depth(query) == MAX_DEPTH
+    analyzed = analyze_query(query, ["en", "de"], max_terms=MAX_SAVED_TERMS)
+    assert '"core"' in fts_expression(analyzed.tree)
+    assert "core" in json.dumps(to_query(analyzed.tree))
+    with pytest.raises(QuerySyntaxError) as caught:
+        parse(f"({query})", MAX_SAVED_TERMS)
+    assert str(caught.value) == f"query nests parentheses too deeply (at most {MAX_DEPTH} levels)"
+
+
+def test_saved_searches_may_hold_500_terms_and_no_more() -> None:
+    names = [f"name{i}" for i in range(MAX_SAVED_TERMS)]
+    query = " OR ".join(names)
+    assert len(query) <= MAX_SAVED_LENGTH
+    tree = parse(query, MAX_SAVED_TERMS, MAX_SAVED_LENGTH)
+    assert tree == Or(tuple(Word(n) for n in names))
+    assert len(analyze_query(query, ["en"], max_terms=MAX_SAVED_TERMS).tree.children) == 500
+    with pytest.raises(QuerySyntaxError) as caught:
+        parse(query + " OR one_more", MAX_SAVED_TERMS, MAX_SAVED_LENGTH)
+    assert str(caught.value) == "query has too many terms (501, at most 500)"
+    with pytest.raises(QuerySyntaxError) as caught:
+        analyze_query(query, ["en"])  # an interactive query keeps the small cap
+    assert str(caught.value) == f"query is too long ({len(query)} characters, at most 1000)"
 
 
 def test_query_error_is_a_value_error() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from webtesting import Indexed, TestClient, make_article, make_client
@@ -160,6 +161,18 @@ def test_browsing_pages_by_date(demo_client, demo_index):
         ),
         ({"q": "-only"}, "bad query: a query needs at least one term that is not excluded"),
         ({"q": "(a"}, "bad query: unmatched '(' in query"),
+        (
+            {"q": "(" * 260 + "a" + ")" * 260},
+            "bad query: query nests parentheses too deeply (at most 32 levels)",
+        ),
+        (
+            {"q": "-(" * 400 + "a"},
+            "bad query: query nests parentheses too deeply (at most 32 levels)",
+        ),
+        (
+            {"q": " OR ".join(f"w{i}" for i in range(33))},
+            "bad query: query has too many terms (33, at most 32)",
+        ),
         ({"since": "yesterday"}, "bad query: not a date: 'yesterday' (expected YYYY-MM-DD)"),
         ({"until": "2026-13-45"}, "bad query: not a date: '2026-13-45' (expected YYYY-MM-DD)"),
         ({"sort": "best"}, "sort must be relevance or date (got 'best')"),
@@ -168,12 +181,14 @@ def test_browsing_pages_by_date(demo_client, demo_index):
         ({"size": "0"}, "size must be at least 1"),
     ],
 )
-def test_bad_requests_answer_400_with_one_line(demo_client, params, message):
+def test_bad_requests_answer_400_with_one_line(demo_client, params, message, caplog):
     for path in ("/api/search", "/api/export"):
         response = demo_client.get(path, params=params)
         assert response.status_code == 400, path
         assert response.headers["content-type"] == "application/json"
         assert response.json() == {"error": message}
+    # A bad request is the user's mistake: nothing for the server's log, no traceback.
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []
 
 
 def test_one_article_and_404(demo_client, demo_index):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qsl, urlsplit
 
 import lxml.html
@@ -157,6 +158,19 @@ def test_a_bad_query_shows_its_error_and_keeps_the_query(demo_client):
     assert parse(response).cssselect(".error")[0].text == (
         "bad query: not a date: 'soon' (expected YYYY-MM-DD)"
     )
+
+
+def test_a_query_nested_too_deep_is_a_400_page_and_no_traceback(demo_client, caplog):
+    query = "(" * 260 + "Meta" + ")" * 260
+    response = demo_client.get("/", params={"q": query})
+    assert response.status_code == 400
+    doc = parse(response)
+    assert doc.cssselect(".error")[0].text == (
+        "bad query: query nests parentheses too deeply (at most 32 levels)"
+    )
+    assert doc.cssselect("#q")[0].get("value") == query
+    assert not doc.cssselect(".result")
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []
 
 
 def test_the_page_keeps_the_token_in_every_link(empty_index, tmp_path):

@@ -266,3 +266,24 @@ def test_a_feed_of_scraped_text_stays_valid_xml(empty_index, tmp_path):
         ),
     ]
     assert second.summary == "Body text about AI."
+
+
+def test_a_saved_search_may_hold_500_terms_and_its_feed_finds_them(demo_index, tmp_path):
+    # A monitoring list: 499 names that match nothing, then one that matches.
+    query = " OR ".join([*(f"absentname{i}" for i in range(499)), "Talavera"])
+    with make_client(demo_index, tmp_path) as client:
+        response = client.post("/api/saved-searches", json={"name": "watch", "query": query})
+        assert response.status_code == 201, response.json()
+        feed = feedparser.parse(client.get("/feeds/watch.atom").content)
+        one_more = client.post(
+            "/api/saved-searches", json={"name": "more", "query": query + " OR Madrid"}
+        )
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    assert sorted(e.link.rsplit("/", 1)[1] for e in feed.entries) == [
+        "meta-elige-talavera-centro-de-datos-ia.html",
+        "talavera-acogera-centro-de-datos-de-meta.html",
+    ]
+    assert one_more.status_code == 400
+    assert one_more.json()["error"].startswith(
+        "query: bad query: query has too many terms (501, at most 500) (got '"
+    )
