@@ -1,7 +1,9 @@
 """The query language shared by every store, and its analysis into search terms.
 
 Syntax: ``words`` (all must match), ``"exact phrases"``, ``OR`` (binds looser than
-the implicit AND), ``-excluded`` terms or phrases, ``prefix*``, ``( grouping )``.
+the implicit AND), ``-excluded`` terms or phrases, ``prefix*``, ``( grouping )``,
+``title:`` and ``body:`` before a word, a phrase or a group (``title:"a b"``,
+``-body:(a OR b)``) to search one field only.
 ``AND`` may be written and means the same as a space. A query that cannot be
 understood raises :class:`QuerySyntaxError` with a one-line message; nothing a user
 types reaches a store as raw syntax.
@@ -25,6 +27,9 @@ MAX_SAVED_LENGTH = 10000  # room for MAX_SAVED_TERMS names of a dozen characters
 MAX_DEPTH = 32  # parentheses nested deeper are refused before any recursion can run deep
 
 
+TEXT_FIELDS = ("body", "title")  # the fields a word may be restricted to
+
+
 class QuerySyntaxError(ValueError):
     """A query that cannot be understood; ``str()`` is a one-line message for the user."""
 
@@ -36,11 +41,13 @@ class QuerySyntaxError(ValueError):
 class Word:
     text: str
     prefix: bool = False
+    field: str | None = None  # one of TEXT_FIELDS, None for both
 
 
 @dataclass(frozen=True)
 class PhraseWords:
     words: tuple[str, ...]
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ Node = Word | PhraseWords | Not | And | Or
 
 _TOKEN = re.compile(r'\s+|"[^"]*"?|\(|\)|[^\s"()]+')
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_FIELD = re.compile(r"([A-Za-z][A-Za-z0-9_]*):(.*)", re.DOTALL)
 
 
 def parse(query: str, max_terms: int = MAX_TERMS, max_length: int = MAX_QUERY_LENGTH) -> Node:
@@ -90,6 +98,7 @@ class _Parser:
         self.lexemes = lexemes
         self.pos = 0
         self.depth = 0  # open parentheses around the current position
+        self.field: str | None = None  # the field operator in force, if any
 
     def peek(self) -> str | None:
         return self.lexemes[self.pos] if self.pos < len(self.lexemes) else None
@@ -161,7 +170,9 @@ class _Parser:
             words = tuple(t.word for t in tokenize(lexeme[1:-1]))
             if not words:
                 return None
-            return Word(words[0]) if len(words) == 1 else PhraseWords(words)
+            return Word(words[0], field=self.field) if len(words) == 1 else self.phrase(words)
+        if match := _FIELD.fullmatch(lexeme):
+            return self.parse_field(match[1], match[2])
         prefix = lexeme.endswith("*")
         body = lexeme.rstrip("*")
         if prefix and not tokenize(body):
@@ -170,13 +181,37 @@ class _Parser:
         if not words:
             return None  # punctuation only: nothing to search for
         if len(words) == 1:
-            return Word(words[0], prefix=prefix)
+            return Word(words[0], prefix, self.field)
         # super-intelligence, AI/ML: the parts as a phrase; a trailing * applies to the last.
+        if not prefix:
+            return self.phrase(words)
+        return And((self.phrase(words[:-1]), Word(words[-1], True, self.field)))
+
+    def phrase(self, words: tuple[str, ...]) -> Node:
         return (
-            PhraseWords(words)
-            if not prefix
-            else And((PhraseWords(words[:-1]), Word(words[-1], True)))
+            Word(words[0], field=self.field) if len(words) == 1 else PhraseWords(words, self.field)
         )
+
+    def parse_field(self, name: str, value: str) -> Node | None:
+        """``title:word``, ``title:"a phrase"`` (two lexemes), ``title:(a OR b)``."""
+        field = name.lower()
+        if field not in TEXT_FIELDS:
+            raise QuerySyntaxError(
+                f"unknown field '{name}:' (fields: {', '.join(f + ':' for f in TEXT_FIELDS)}); "
+                "quote the text to search for it as words"
+            )
+        if self.field is not None:
+            raise QuerySyntaxError(f"'{name}:' cannot be used inside '{self.field}:'")
+        if not value:
+            value = self.peek() or ""
+            if value in ("", ")", "OR", "AND"):
+                raise QuerySyntaxError(f"'{name}:' needs a word, a phrase or a group after it")
+            self.pos += 1
+        self.field = field
+        try:
+            return self.parse_atom(value)
+        finally:
+            self.field = None
 
 
 def _leaves(node: Node):
@@ -222,6 +257,7 @@ class Terms:
 
     alternatives: tuple[str, ...]
     prefix: bool = False
+    field: str | None = None  # one of TEXT_FIELDS, None for both
 
 
 @dataclass(frozen=True)
@@ -229,6 +265,7 @@ class Phrase:
     """An exact phrase: matches a document holding any of the analysed sequences."""
 
     alternatives: tuple[tuple[str, ...], ...]
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -268,7 +305,7 @@ def analyze_query(
                     prefixes.update(alternatives)
             elif positive:
                 highlight.update(alternatives)
-            return Terms(alternatives, node.prefix)  # type: ignore[return-value]
+            return Terms(alternatives, node.prefix, node.field)  # type: ignore[return-value]
         if isinstance(node, PhraseWords):
             folded_words = [fold(w) for w in node.words]
             sequences = tuple(
@@ -276,7 +313,7 @@ def analyze_query(
             )
             if positive:
                 phrases.update(sequences)
-            return Phrase(sequences)  # type: ignore[return-value]
+            return Phrase(sequences, node.field)  # type: ignore[return-value]
         if isinstance(node, Not):
             return Not(convert(node.child, False))
         if isinstance(node, And):

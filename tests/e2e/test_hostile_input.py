@@ -215,6 +215,11 @@ def test_the_elasticsearch_store_answers_any_search_or_says_why_not(elasticsearc
             " ".join(f"w{i}" for i in range(33)),
             "newswatch: bad query: query has too many terms (33, at most 32)",
         ),
+        (
+            "nosuchfield:x",
+            "newswatch: bad query: unknown field 'nosuchfield:' (fields: body:, title:); "
+            "quote the text to search for it as words",
+        ),
     ],
 )
 @pytest.mark.parametrize("command", ["search", "export"])

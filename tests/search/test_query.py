@@ -182,6 +182,31 @@ def test_saved_searches_may_hold_500_terms_and_no_more() -> None:
     assert str(caught.value) == f"query is too long ({len(query)} characters, at most 1000)"
 
 
+@pytest.mark.parametrize(
+    ("query", "tree"),
+    [
+        ("title:Meta", Word("Meta", field="title")),
+        ("Body:chip*", Word("chip", True, "body")),
+        ('title:"Meta AI" OpenAI', And((PhraseWords(("Meta", "AI"), "title"), Word("OpenAI")))),
+        (
+            "-title:(a OR b) c",
+            And((Not(Or((Word("a", field="title"), Word("b", field="title")))), Word("c"))),
+        ),
+        ("title:super-intel*", And((Word("super", field="title"), Word("intel", True, "title")))),
+        ('"10:30"', PhraseWords(("10", "30"))),
+    ],
+)
+def test_field_operators_mark_each_word(query: str, tree: object) -> None:
+    assert parse(query) == tree
+
+
+def test_fields_reach_the_analysed_tree() -> None:
+    analyzed = analyze_query('title:models -body:"data centres"', ["en"])
+    assert analyzed.tree == And(
+        (Terms(("model",), field="title"), Not(Phrase((("data", "centr"),), field="body")))
+    )
+
+
 def test_query_error_is_a_value_error() -> None:
     assert issubclass(QuerySyntaxError, ValueError)
 

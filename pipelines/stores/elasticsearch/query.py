@@ -16,12 +16,15 @@ from search.query import AnalyzedQuery, And, Not, Or, Phrase, Terms
 FACETS = ("language", "source", "topics")
 
 
-def _on_both(kind: str, value: Any) -> list[dict]:
-    """A clause on the title (weighted like SqliteStore's BM25) and one on the body."""
-    key = "query" if kind == "match_phrase" else "value"
+def _on_both(kind: str, value: Any, field: str | None = None) -> list[dict]:
+    """A clause on the title (weighted like SqliteStore's BM25) and one on the body.
+
+    ``field`` ("title" or "body", from a field operator) keeps only that one.
+    """
+    key = "query" if kind.startswith("match_phrase") else "value"
     title = {kind: {"title_terms": {key: value, "boost": TITLE_BOOST}}}
     body = {kind: {"body_terms": {key: value}}}
-    return [title, body]
+    return {None: [title, body], "title": [title], "body": [body]}[field]
 
 
 def _any(clauses: list[dict]) -> dict:
@@ -30,19 +33,16 @@ def _any(clauses: list[dict]) -> dict:
     return {"bool": {"should": clauses, "minimum_should_match": 1}}
 
 
-def _term_clauses(term: str, prefix: bool) -> list[dict]:
+def _term_clauses(term: str, prefix: bool, field: str | None) -> list[dict]:
     tokens = fts_tokens(term)
     if not tokens:
         return []
     if len(tokens) == 1 and len(tokens[0]) <= _MAX_TOKEN:
-        return _on_both("prefix" if prefix else "term", tokens[0])
+        return _on_both("prefix" if prefix else "term", tokens[0], field)
     # FTS5 reads a quoted term it splits as a phrase; long tokens are cut by the analyzer,
     # and match_phrase cuts the query the same way.
     kind = "match_phrase_prefix" if prefix else "match_phrase"
-    text = " ".join(tokens)
-    title = {kind: {"title_terms": {"query": text, "boost": TITLE_BOOST}}}
-    body = {kind: {"body_terms": {"query": text}}}
-    return [title, body]
+    return _on_both(kind, " ".join(tokens), field)
 
 
 def _simple(term: str) -> bool:
@@ -61,14 +61,23 @@ def _words(node: Terms) -> dict:
     """
     simple = [t for t in node.alternatives if _simple(t)]
     if node.prefix or not simple:
-        return _any([c for t in node.alternatives for c in _term_clauses(t, node.prefix)])
+        return _any(
+            [c for t in node.alternatives for c in _term_clauses(t, node.prefix, node.field)]
+        )
+    fields = {
+        None: [f"title_terms^{TITLE_BOOST:g}", "body_terms"],
+        "title": [f"title_terms^{TITLE_BOOST:g}"],
+        "body": ["body_terms"],
+    }[node.field]
     combined = {
         "query": " ".join(fts_tokens(t)[0] for t in simple),
         "operator": "or",
-        "fields": [f"title_terms^{TITLE_BOOST:g}", "body_terms"],
+        "fields": fields,
     }
     clauses = [{"combined_fields": combined}]
-    clauses += [c for t in node.alternatives if t not in simple for c in _term_clauses(t, False)]
+    clauses += [
+        c for t in node.alternatives if t not in simple for c in _term_clauses(t, False, node.field)
+    ]
     return clauses[0] if len(clauses) == 1 else _any(clauses)
 
 
@@ -81,7 +90,7 @@ def to_query(node: Any) -> dict:
         for sequence in node.alternatives:
             tokens = [token for word in sequence for token in fts_tokens(word)]
             if tokens:
-                clauses += _on_both("match_phrase", " ".join(tokens))
+                clauses += _on_both("match_phrase", " ".join(tokens), node.field)
         return _any(clauses)
     if isinstance(node, Or):
         return _any([to_query(c) for c in node.children])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.stores.base import SearchRequest
-from search.query import And, Not, Or, Phrase, Terms
+from search.query import TEXT_FIELDS, And, Not, Or, Phrase, Terms
 
 TITLE_WEIGHT, BODY_WEIGHT = 3.0, 1.0
 
@@ -18,9 +18,9 @@ def fts_expression(node: Any) -> str:
     """
     if isinstance(node, Terms):
         star = "*" if node.prefix else ""
-        return "(" + " OR ".join(_quote(t) + star for t in node.alternatives) + ")"
+        return _column(node.field, " OR ".join(_quote(t) + star for t in node.alternatives))
     if isinstance(node, Phrase):
-        return "(" + " OR ".join(_quote(" ".join(seq)) for seq in node.alternatives) + ")"
+        return _column(node.field, " OR ".join(_quote(" ".join(seq)) for seq in node.alternatives))
     if isinstance(node, Or):
         return "(" + " OR ".join(fts_expression(c) for c in node.children) + ")"
     if isinstance(node, And):
@@ -31,6 +31,14 @@ def fts_expression(node: Any) -> str:
                 expression = f"({expression} NOT {fts_expression(child.child)})"
         return expression
     raise TypeError(f"cannot translate {node!r}")
+
+
+def _column(field: str | None, expression: str) -> str:
+    """``expression`` in parentheses, on one FTS5 column (a name of TEXT_FIELDS) if given."""
+    if field is None:
+        return f"({expression})"
+    assert field in TEXT_FIELDS  # the parser allows no other name
+    return f"({field} : ({expression}))"
 
 
 def _quote(term: str) -> str:
