@@ -3,7 +3,8 @@
 Syntax: ``words`` (all must match), ``"exact phrases"``, ``OR`` (binds looser than
 the implicit AND), ``-excluded`` terms or phrases, ``prefix*``, ``( grouping )``,
 ``title:`` and ``body:`` before a word, a phrase or a group (``title:"a b"``,
-``-body:(a OR b)``) to search one field only.
+``-body:(a OR b)``) to search one field only, ``a NEAR/n b`` (or ``"a b"~n``): the two
+words or phrases at most ``n`` words apart, in either order, in one field.
 ``AND`` may be written and means the same as a space. A query that cannot be
 understood raises :class:`QuerySyntaxError` with a one-line message; nothing a user
 types reaches a store as raw syntax.
@@ -24,6 +25,7 @@ MAX_QUERY_LENGTH = 1000
 MAX_TERMS = 32  # an interactive query
 MAX_SAVED_TERMS = 500  # a saved search: monitoring queries list many names
 MAX_SAVED_LENGTH = 10000  # room for MAX_SAVED_TERMS names of a dozen characters
+MAX_NEAR = 100  # the widest NEAR/n
 MAX_DEPTH = 32  # parentheses nested deeper are refused before any recursion can run deep
 
 
@@ -65,11 +67,20 @@ class Or:
     children: tuple[Node, ...]
 
 
-Node = Word | PhraseWords | Not | And | Or
+@dataclass(frozen=True)
+class Near:
+    """Two words or phrases at most ``distance`` words apart, in either order."""
+
+    children: tuple[Node, ...]
+    distance: int
+
+
+Node = Word | PhraseWords | Not | And | Or | Near
 
 _TOKEN = re.compile(r'\s+|"[^"]*"?|\(|\)|[^\s"()]+')
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _FIELD = re.compile(r"([A-Za-z][A-Za-z0-9_]*):(.*)", re.DOTALL)
+_NEAR = re.compile(r"(O?NEAR)/(.*)")
 
 
 def parse(query: str, max_terms: int = MAX_TERMS, max_length: int = MAX_QUERY_LENGTH) -> Node:
@@ -131,11 +142,25 @@ class _Parser:
                     raise QuerySyntaxError("AND needs a term on its right")
                 continue
             node = self.parse_unary(lexeme)
+            while (near := _NEAR.fullmatch(self.peek() or "")) is not None:
+                self.pos += 1
+                node = self.parse_near(node, near[0], near[1], near[2])
             if node is not None:
                 parts.append(node)
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    def parse_near(self, left: Node | None, operator: str, kind: str, number: str) -> Node:
+        """``left NEAR/n right``: ``left`` parsed already, ``right`` the next word or phrase."""
+        if kind == "ONEAR":
+            raise QuerySyntaxError(f"{operator} (in order) is not available; use NEAR/n")
+        distance = _distance(number, operator)
+        right = None
+        if (lexeme := self.peek()) not in (None, ")", "OR", "AND"):
+            self.pos += 1
+            right = self.parse_unary(lexeme)  # type: ignore[arg-type]
+        return near((left, right), distance, operator)
 
     def parse_unary(self, lexeme: str) -> Node | None:
         negated = lexeme.startswith("-") and len(lexeme) > 1
@@ -162,12 +187,20 @@ class _Parser:
             self.pos += 1
             self.depth -= 1
             return inner
+        if _NEAR.fullmatch(lexeme):
+            raise QuerySyntaxError(f"{lexeme} needs a word or phrase on each side")
         if lexeme.startswith('"'):
             if len(lexeme) == 1 or not lexeme.endswith('"'):
                 raise QuerySyntaxError(
                     "unmatched '\"' in query: close the phrase with a second quote"
                 )
             words = tuple(t.word for t in tokenize(lexeme[1:-1]))
+            if (slop := self.peek() or "").startswith("~"):
+                self.pos += 1
+                if len(words) != 2:
+                    raise QuerySyntaxError(f"{lexeme}{slop} needs two words; use NEAR/n")
+                pair = (Word(words[0], field=self.field), Word(words[1], field=self.field))
+                return near(pair, _distance(slop[1:], lexeme + slop), lexeme + slop)
             if not words:
                 return None
             return Word(words[0], field=self.field) if len(words) == 1 else self.phrase(words)
@@ -214,12 +247,30 @@ class _Parser:
             self.field = None
 
 
+def _distance(number: str, operator: str) -> int:
+    if not number.isascii() or not number.isdigit() or int(number) > MAX_NEAR:
+        raise QuerySyntaxError(
+            f"malformed {operator!r}: write a number of words up to {MAX_NEAR} after it"
+        )
+    return int(number)
+
+
+def near(operands: tuple[Node | None, Node | None], distance: int, operator: str) -> Near:
+    """The Near of two words or phrases of one field, or a QuerySyntaxError naming ``operator``."""
+    for operand in operands:
+        if not isinstance(operand, Word | PhraseWords):
+            raise QuerySyntaxError(f"{operator} joins two words or phrases (no groups, no '-')")
+    if len({o.field for o in operands}) > 1:  # type: ignore[union-attr]
+        raise QuerySyntaxError(f"{operator} joins words of one field")
+    return Near(operands, distance)  # type: ignore[arg-type]
+
+
 def _leaves(node: Node):
     if isinstance(node, Word | PhraseWords):
         yield node
     elif isinstance(node, Not):
         yield from _leaves(node.child)
-    else:
+    else:  # And, Or, Near
         for child in node.children:
             yield from _leaves(child)
 
@@ -316,6 +367,8 @@ def analyze_query(
             return Phrase(sequences, node.field)  # type: ignore[return-value]
         if isinstance(node, Not):
             return Not(convert(node.child, False))
+        if isinstance(node, Near):
+            return Near(tuple(convert(c, positive) for c in node.children), node.distance)
         if isinstance(node, And):
             return And(tuple(convert(c, positive) for c in node.children))
         return Or(tuple(convert(c, positive) for c in node.children))

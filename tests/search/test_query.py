@@ -13,6 +13,7 @@ from search.query import (
     MAX_SAVED_TERMS,
     MAX_TERMS,
     And,
+    Near,
     Not,
     Or,
     Phrase,
@@ -204,6 +205,15 @@ def test_fields_reach_the_analysed_tree() -> None:
     analyzed = analyze_query('title:models -body:"data centres"', ["en"])
     assert analyzed.tree == And(
         (Terms(("model",), field="title"), Not(Phrase((("data", "centr"),), field="body")))
+    )
+
+
+def test_near_is_tighter_than_and_and_or() -> None:
+    near = Near((Word("a"), PhraseWords(("b", "c"))), 3)
+    assert parse('x a NEAR/3 "b c" OR y') == Or((And((Word("x"), near)), Word("y")))
+    assert parse('"a b"~7') == Near((Word("a"), Word("b")), 7)
+    assert analyze_query("models NEAR/2 chip*", ["en"]).tree == Near(
+        (Terms(("model",)), Terms(("chip",), prefix=True)), 2
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipelines.stores.base import SearchRequest
 from pipelines.stores.elasticsearch.mapping import _MAX_TOKEN, TITLE_BOOST, fts_tokens
-from search.query import AnalyzedQuery, And, Not, Or, Phrase, Terms
+from search.query import AnalyzedQuery, And, Near, Not, Or, Phrase, Terms
 
 FACETS = ("language", "source", "topics")
 
@@ -81,6 +81,49 @@ def _words(node: Terms) -> dict:
     return clauses[0] if len(clauses) == 1 else _any(clauses)
 
 
+def _span_sequence(field: str, tokens: list[str]) -> dict:
+    """Tokens in a row as one span (FTS5 reads a split term as a phrase)."""
+    spans = [{"span_term": {field: token[:_MAX_TOKEN]}} for token in tokens]
+    if len(spans) == 1:
+        return spans[0]
+    return {"span_near": {"clauses": spans, "slop": 0, "in_order": True}}
+
+
+def _spans(node: Terms | Phrase, field: str) -> dict | None:
+    """A span for any stem of a word (a prefix: span_multi) or any sequence of a phrase."""
+    spans = []
+    if isinstance(node, Terms):
+        for term in node.alternatives:
+            tokens = fts_tokens(term)
+            if node.prefix and len(tokens) == 1:
+                prefix = {"prefix": {field: {"value": tokens[0][:_MAX_TOKEN]}}}
+                spans.append({"span_multi": {"match": prefix}})
+            elif tokens:  # a split prefix: FTS5 too reads it as a phrase, the * on the last
+                spans.append(_span_sequence(field, tokens))
+    else:
+        for sequence in node.alternatives:
+            tokens = [token for word in sequence for token in fts_tokens(word)]
+            if tokens:
+                spans.append(_span_sequence(field, tokens))
+    if not spans:
+        return None
+    return spans[0] if len(spans) == 1 else {"span_or": {"clauses": spans}}
+
+
+def _near(node: Near) -> dict:
+    """Two words or phrases at most ``distance`` positions apart, in one field (as FTS5)."""
+    field = node.children[0].field  # type: ignore[union-attr]
+    clauses = []
+    for name, boost in (("title", TITLE_BOOST), ("body", 1.0)):
+        if field not in (None, name):
+            continue
+        spans = [_spans(child, f"{name}_terms") for child in node.children]  # type: ignore[arg-type]
+        if all(spans):
+            near = {"clauses": spans, "slop": node.distance, "in_order": False, "boost": boost}
+            clauses.append({"span_near": near})
+    return _any(clauses)
+
+
 def to_query(node: Any) -> dict:
     """The Elasticsearch query of an analysed query tree (``search.query``)."""
     if isinstance(node, Terms):
@@ -92,6 +135,8 @@ def to_query(node: Any) -> dict:
             if tokens:
                 clauses += _on_both("match_phrase", " ".join(tokens), node.field)
         return _any(clauses)
+    if isinstance(node, Near):
+        return _near(node)
     if isinstance(node, Or):
         return _any([to_query(c) for c in node.children])
     if isinstance(node, And):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from pipelines.stores.base import SearchRequest
-from search.query import TEXT_FIELDS, And, Not, Or, Phrase, Terms
+from search.query import TEXT_FIELDS, And, Near, Not, Or, Phrase, Terms
 
 TITLE_WEIGHT, BODY_WEIGHT = 3.0, 1.0
 
@@ -21,6 +22,13 @@ def fts_expression(node: Any) -> str:
         return _column(node.field, " OR ".join(_quote(t) + star for t in node.alternatives))
     if isinstance(node, Phrase):
         return _column(node.field, " OR ".join(_quote(" ".join(seq)) for seq in node.alternatives))
+    if isinstance(node, Near):
+        # FTS5's NEAR takes phrases only: one NEAR per pair of alternatives (a few stems each).
+        choices = [_phrases(child) for child in node.children]
+        groups = [
+            f"NEAR({' '.join(pair)}, {node.distance})" for pair in itertools.product(*choices)
+        ]
+        return _column(node.children[0].field, " OR ".join(groups))
     if isinstance(node, Or):
         return "(" + " OR ".join(fts_expression(c) for c in node.children) + ")"
     if isinstance(node, And):
@@ -39,6 +47,13 @@ def _column(field: str | None, expression: str) -> str:
         return f"({expression})"
     assert field in TEXT_FIELDS  # the parser allows no other name
     return f"({field} : ({expression}))"
+
+
+def _phrases(node: Terms | Phrase) -> list[str]:
+    """The FTS5 phrases of a word's stems (a prefix marked) or of a phrase's sequences."""
+    if isinstance(node, Terms):
+        return [_quote(t) + ("*" if node.prefix else "") for t in node.alternatives]
+    return [_quote(" ".join(seq)) for seq in node.alternatives]
 
 
 def _quote(term: str) -> str:
