@@ -10,7 +10,9 @@ from webtesting import Indexed, TestClient, make_article, make_client
 
 from newswatch.web.app import create_app
 from newswatch.web.openapi import OPENAPI
+from pipelines.stores.base import SearchRequest
 from pipelines.stores.sqlite import SqliteStore
+from search.analysis import tokenize
 
 GW1 = "/global-wire/2026/11/04/openai-researchers-defect-to-meta-superintelligence-lab.html"
 CSP = (
@@ -369,3 +371,52 @@ def test_many_threads_share_the_store_safely(demo_client):
     with ThreadPoolExecutor(8) as pool:
         totals = list(pool.map(total, ["Meta", "Nvidia", "superintelligence"] * 10))
     assert totals == [total("Meta"), total("Nvidia"), 6] * 10
+
+
+def _words_of(text: str) -> list[str]:
+    return [t.word.casefold() for t in tokenize(text)]
+
+
+def _urls(store, query: str) -> set[str]:
+    result = store.search(SearchRequest(query=query, size=100))
+    assert result.total == len(result.hits)
+    return {hit.article.url for hit in result.hits}
+
+
+def test_field_and_proximity_operators_on_the_demo(demo_client, demo_index):
+    articles, store = demo_index.demo.articles, demo_index.store
+    with_meta = {a.url for a in articles if "meta" in _words_of(a.title)}
+    assert _urls(store, "title:Meta") == with_meta
+    assert len(with_meta) > 0
+    # The API's stories: one per story, each with Meta in its title.
+    data = demo_client.get("/api/search", params={"q": "title:Meta", "size": 100}).json()
+    assert 0 < len(data["hits"]) <= len(with_meta)
+    assert all("meta" in _words_of(hit["title"]) for hit in data["hits"])
+
+    both, near = _urls(store, "Meta OpenAI"), _urls(store, "Meta NEAR/5 OpenAI")
+    assert near == {
+        demo_index.demo.base + path
+        for path in (
+            "/daily-circuit/tech/zuckerberg-lab-lures-openai-staff.html",
+            "/global-wire/2026/11/04/openai-researchers-defect-to-meta-superintelligence-lab.html",
+            "/quotidien-numerique/tech/mistral-ai-devoile-mistral-ultra.html",
+        )
+    }
+    assert near < both and len(both) == 10
+    for url in near:
+        article = next(a for a in articles if a.url == url)
+        within = False
+        for text in (article.title, article.body):
+            words = _words_of(text)
+            metas = [i for i, w in enumerate(words) if w == "meta"]
+            openais = [i for i, w in enumerate(words) if w == "openai"]
+            within |= any(abs(i - j) <= 6 for i in metas for j in openais)
+        assert within, url
+    response = demo_client.get("/api/search", params={"q": "nosuchfield:x"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "error": "bad query: unknown field 'nosuchfield:' (fields: body:, title:); "
+            "quote the text to search for it as words"
+        },
+    )
