@@ -8,17 +8,21 @@ from pathlib import Path
 
 import click
 
-from newswatch.commands.invocation import EXIT_FAILED, config_of, friendly, store_of
+from newswatch.commands.invocation import EXIT_FAILED, config_of, friendly, languages_of, store_of
 from pipelines.stores.base import SearchRequest
 
 
 @click.command()
 @click.argument("query", nargs=-1)
-@click.option("--lang", "languages", multiple=True, metavar="CODE", help="Only this language.")
+@click.option(
+    "--lang", "languages", multiple=True, metavar="CODE", help="Only these languages (de,fr)."
+)
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source.")
 @click.option("--topic", "topics", multiple=True, metavar="NAME", help="Only this topic.")
-@click.option("--since", metavar="DATE", help="Published on or after (YYYY-MM-DD).")
-@click.option("--until", metavar="DATE", help="Published on or before (YYYY-MM-DD).")
+@click.option("--since", metavar="DATE", help="Published on or after (YYYY-MM-DD, or 7d, 24h ago).")
+@click.option(
+    "--until", metavar="DATE", help="Published on or before (YYYY-MM-DD, or 7d, 24h ago)."
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
 )
@@ -42,7 +46,7 @@ def export(
 
     request = SearchRequest(
         query=" ".join(query),
-        languages=list(languages),
+        languages=languages_of(ctx, languages),
         sources=list(sources),
         topics=list(topics),
         since=since,

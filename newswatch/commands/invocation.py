@@ -67,6 +67,16 @@ def sources_of(ctx: click.Context, names: tuple[str, ...]) -> list[SourceConfig]
     return sources
 
 
+def languages_of(ctx: click.Context, values: tuple[str, ...]) -> list[str]:
+    """``--lang de,FR --lang it`` as ``["de", "fr", "it"]``; a language not kept is an error."""
+    known = list(config_of(ctx).filters.languages)
+    languages = [v.strip().lower() for value in values for v in value.split(",") if v.strip()]
+    for language in languages:
+        if language not in known:
+            raise UserError(f"unknown language {language!r} (languages: {', '.join(known)})")
+    return list(dict.fromkeys(languages))
+
+
 def store_of(ctx: click.Context) -> Store:
     """A newly opened store of this invocation's config (the caller closes it)."""
     config = config_of(ctx)

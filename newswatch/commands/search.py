@@ -11,6 +11,7 @@ from newswatch.commands.invocation import (
     UserError,
     config_of,
     friendly,
+    languages_of,
     store_of,
 )
 from newswatch.config import seconds
@@ -20,11 +21,15 @@ from search.snippets import to_terminal
 
 @click.command()
 @click.argument("query", nargs=-1, required=True)
-@click.option("--lang", "languages", multiple=True, metavar="CODE", help="Only this language.")
+@click.option(
+    "--lang", "languages", multiple=True, metavar="CODE", help="Only these languages (de,fr)."
+)
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source.")
 @click.option("--topic", "topics", multiple=True, metavar="NAME", help="Only this topic.")
-@click.option("--since", metavar="DATE", help="Published on or after (YYYY-MM-DD).")
-@click.option("--until", metavar="DATE", help="Published on or before (YYYY-MM-DD).")
+@click.option("--since", metavar="DATE", help="Published on or after (YYYY-MM-DD, or 7d, 24h ago).")
+@click.option(
+    "--until", metavar="DATE", help="Published on or before (YYYY-MM-DD, or 7d, 24h ago)."
+)
 @click.option(
     "--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True
 )
@@ -46,10 +51,10 @@ def search(
     page: int,
     as_json: bool,
 ) -> None:
-    """Search the index. QUERY: words (all must match), "exact phrase", OR, -exclude, prefix*."""
+    """Search the index. QUERY: words, "exact phrase", OR, -exclude, prefix*, title:, NEAR/n."""
     request = SearchRequest(
         query=" ".join(query),
-        languages=list(languages),
+        languages=languages_of(ctx, languages),
         sources=list(sources),
         topics=list(topics),
         since=since,

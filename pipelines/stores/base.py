@@ -7,9 +7,10 @@ A store only saves articles and translates an analysed query into its own form.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 
 from crawler.items import Article
@@ -45,12 +46,23 @@ class SearchRequest:
     max_terms: int = MAX_TERMS  # MAX_SAVED_TERMS for a saved search
 
     def date_bounds(self) -> tuple[str | None, str | None]:
-        """``(lower, upper)`` ISO bounds: published_at >= lower and < upper."""
-        return _bound(self.since, 0), _bound(self.until, 1)
+        """``(lower, upper)`` ISO bounds: published_at >= lower and < upper.
+
+        Raises QuerySyntaxError for a value that is not a date and for an inverted range.
+        """
+        lower, upper = _bound(self.since, 0), _bound(self.until, 1)
+        if lower is not None and upper is not None and lower >= upper:
+            raise QuerySyntaxError(
+                f"inverted date range: since {self.since!r} is after until {self.until!r}"
+            )
+        return lower, upper
 
     @property
     def offset(self) -> int:
         return (max(self.page, 1) - 1) * self.size
+
+
+_RELATIVE = re.compile(r"([0-9]{1,5})([dh])")
 
 
 def _bound(value: str | None, days: int) -> str | None:
@@ -58,6 +70,10 @@ def _bound(value: str | None, days: int) -> str | None:
     if not value:
         return None
     value = value.strip()
+    if relative := _RELATIVE.fullmatch(value):  # 7d, 24h: that long before now
+        unit = timedelta(days=1) if relative[2] == "d" else timedelta(hours=1)
+        moment = datetime.now(UTC) - int(relative[1]) * unit + timedelta(seconds=days)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         day = date.fromisoformat(value)
     except ValueError:

@@ -177,6 +177,10 @@ def test_browsing_pages_by_date(demo_client, demo_index):
         ),
         ({"since": "yesterday"}, "bad query: not a date: 'yesterday' (expected YYYY-MM-DD)"),
         ({"until": "2026-13-45"}, "bad query: not a date: '2026-13-45' (expected YYYY-MM-DD)"),
+        (
+            {"since": "2026-11-10", "until": "2026-11-01"},
+            "bad query: inverted date range: since '2026-11-10' is after until '2026-11-01'",
+        ),
         ({"sort": "best"}, "sort must be relevance or date (got 'best')"),
         ({"page": "0"}, "page must be at least 1"),
         ({"page": "two"}, "page must be a whole number (got 'two')"),
