@@ -121,10 +121,15 @@ def to_terminal_url(url: str) -> str:
 @click.pass_context
 @friendly
 def show(ctx: click.Context, article_id: str, as_json: bool) -> None:
-    """Show one stored article by id."""
+    """Show one stored article by id, or by the start of an id no other shares."""
     store = store_of(ctx)
     try:
         article = store.get(article_id)
+        if article is None and article_id:
+            ids = store.ids_starting(article_id, 2)
+            if len(ids) > 1:
+                raise UserError(f"id {article_id!r} is the start of several ids: give more of it")
+            article = store.get(ids[0]) if ids else None
     finally:
         store.close()
     if article is None:

@@ -154,6 +154,10 @@ class Store(Protocol):
 
     def get(self, article_id: str) -> Article | None: ...
 
+    def ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
+        """Up to ``limit`` stored ids that start with ``prefix``, in id order."""
+        ...
+
     def delete(self, article_id: str) -> bool:
         """Remove an article; True if it was there."""
 

@@ -7,7 +7,7 @@ expected articles: one parse tree, translated by each store.
 from __future__ import annotations
 
 import pytest
-from test_store_contract import loaded, new_store, search, store  # noqa: F401 (fixtures)
+from test_store_contract import CORPUS, loaded, new_store, search, store  # noqa: F401 (fixtures)
 from test_store_contract import names as _names
 
 from pipelines.stores.base import Store
@@ -94,3 +94,12 @@ def test_a_bad_operator_is_a_query_error_naming_it(loaded: Store, query: str, me
     with pytest.raises(QuerySyntaxError) as caught:
         search(loaded, query)
     assert str(caught.value) == message
+
+
+def test_ids_starting_with_a_prefix(loaded: Store) -> None:  # noqa: F811
+    ids = sorted(article.id for article in CORPUS)
+    first = ids[0]
+    assert loaded.ids_starting(first) == [first]
+    assert loaded.ids_starting(first[:-1], 5) == [i for i in ids if i.startswith(first[:-1])]
+    assert loaded.ids_starting("", 3) == ids[:3]
+    assert loaded.ids_starting("zz") == []  # ids are hexadecimal

@@ -332,6 +332,11 @@ class ElasticsearchStore:
                 return None
         return article_from_source(source)
 
+    def ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
+        query = {"prefix": {"id": {"value": prefix}}}
+        found = self._search("find ids", query=query, sort=[{"id": "asc"}], size=limit)
+        return [hit["_source"]["id"] for hit in found["hits"]["hits"]]
+
     def _search(self, doing: str, **body: Any) -> dict:
         self._ensure()
         with self._errors(doing):

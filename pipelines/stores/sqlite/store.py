@@ -270,6 +270,12 @@ class SqliteStore:
         ).fetchone()
         return self._article(row) if row else None
 
+    def ids_starting(self, prefix: str, limit: int = 2) -> list[str]:
+        rows = self._read(
+            "SELECT id FROM articles WHERE id >= ? ORDER BY id LIMIT ?", (prefix, limit)
+        ).fetchall()
+        return [row[0] for row in rows if row[0].startswith(prefix)]
+
     def find_by_body_hash(self, body_hash: str, exclude_id: str) -> str | None:
         row = self._read(
             "SELECT id FROM articles WHERE body_hash = ? AND id != ? ORDER BY doc LIMIT 1",

@@ -104,3 +104,15 @@ def test_language_lists_and_relative_dates(home: Path, options: list[str], expec
 def test_bad_filters_are_one_line_and_exit_status_2(home, command, options, message):
     done = newswatch(home, command, *options, "Nvidia")
     assert (done.returncode, done.stdout, done.stderr) == (2, "", message + "\n")
+
+
+def test_show_takes_a_unique_start_of_an_id(home: Path):
+    ids = sorted(article(*row).id for row in ROWS)
+    whole = json.loads(newswatch(home, "show", "--json", ids[0]).stdout)
+    done = newswatch(home, "show", "--json", ids[0][:6])
+    assert (done.returncode, json.loads(done.stdout)) == (0, whole)
+    assert whole["id"] == ids[0]
+    done = newswatch(home, "show", "")
+    assert (done.returncode, done.stderr) == (2, "newswatch: no article with id ''\n")
+    done = newswatch(home, "show", "zz")
+    assert (done.returncode, done.stderr) == (2, "newswatch: no article with id 'zz'\n")
