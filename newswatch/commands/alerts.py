@@ -8,11 +8,18 @@ from pathlib import Path
 
 import click
 
-from newswatch.commands.invocation import EXIT_FAILED, config_of, friendly, languages_of, store_of
+from newswatch.commands.invocation import (
+    EXIT_FAILED,
+    QueryCommand,
+    config_of,
+    friendly,
+    languages_of,
+    store_of,
+)
 from pipelines.stores.base import SearchRequest
 
 
-@click.command()
+@click.command(cls=QueryCommand)
 @click.argument("query", nargs=-1)
 @click.option(
     "--lang", "languages", multiple=True, metavar="CODE", help="Only these languages (de,fr)."

@@ -33,6 +33,20 @@ class UserError(click.ClickException):
         click.echo(f"newswatch: {self.format_message()}", err=True)
 
 
+class QueryCommand(click.Command):
+    """A command taking a QUERY that may start with '-': an unknown option says to use --."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            raise click.UsageError(
+                f"No such option: {exc.option_name} (to exclude a word, put the query after "
+                f"--, as in: newswatch {ctx.info_name} -- talent {exc.option_name})",
+                ctx,
+            ) from None
+
+
 def friendly(command: Callable) -> Callable:
     """Turn the errors a user can meet into one-line messages."""
 

@@ -8,6 +8,7 @@ import sys
 import click
 
 from newswatch.commands.invocation import (
+    QueryCommand,
     UserError,
     config_of,
     friendly,
@@ -19,7 +20,7 @@ from pipelines.stores.base import SearchRequest
 from search.snippets import to_terminal
 
 
-@click.command()
+@click.command(cls=QueryCommand)
 @click.argument("query", nargs=-1, required=True)
 @click.option(
     "--lang", "languages", multiple=True, metavar="CODE", help="Only these languages (de,fr)."

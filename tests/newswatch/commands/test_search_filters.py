@@ -116,3 +116,20 @@ def test_show_takes_a_unique_start_of_an_id(home: Path):
     assert (done.returncode, done.stderr) == (2, "newswatch: no article with id ''\n")
     done = newswatch(home, "show", "zz")
     assert (done.returncode, done.stderr) == (2, "newswatch: no article with id 'zz'\n")
+
+
+@pytest.mark.parametrize("command", ["search", "export"])
+def test_a_query_starting_with_minus_works_after_double_dash_and_the_error_says_so(home, command):
+    done = newswatch(home, command, "Nvidia", "-Zuckerberg")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        f"Error: No such option: -Z (to exclude a word, put the query after --, as in: "
+        f"newswatch {command} -- talent -Z)"
+    )
+    if command == "search":
+        assert numbers(newswatch(home, "search", "--json", "--", "Nvidia", "-Zuckerberg")) == [
+            1,
+            2,
+            3,
+            4,
+        ]
