@@ -34,7 +34,7 @@ from search.snippets import to_terminal
 @click.option(
     "--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True
 )
-@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--limit", "--size", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--page", type=click.IntRange(1, 100000), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context

@@ -41,7 +41,16 @@ def _int(params: Any, name: str, default: int, low: int, high: int | None = None
         raise HTTPException(400, f"{name} must be a whole number (got {raw!r})") from None
     if value < low:
         raise HTTPException(400, f"{name} must be at least {low}")
-    return value if high is None else min(value, high)
+    if high is not None and value > high:
+        raise HTTPException(400, f"{name} must be at most {high} (got {value})")
+    return value
+
+
+def _size_name(params: Any) -> str:
+    """``size``, or ``limit`` (the command line's name) when only that is given."""
+    if params.get("limit") not in (None, "") and params.get("size") not in (None, ""):
+        raise HTTPException(400, "give size or limit (the same thing), not both")
+    return "limit" if params.get("limit") not in (None, "") else "size"
 
 
 def _values(params: Any, name: str) -> list[str]:
@@ -69,7 +78,7 @@ def search_request(params: Any, size: int = 10) -> SearchRequest:
         until=params.get("until") or None,
         sort=sort,
         page=_int(params, "page", 1, 1),
-        size=_int(params, "size", size, 1, MAX_SIZE),
+        size=_int(params, _size_name(params), size, 1, MAX_SIZE),
     )
     if request.page > MAX_PAGE:
         raise HTTPException(400, f"page must be at most {MAX_PAGE}")

@@ -147,8 +147,8 @@ def test_browsing_pages_by_date(demo_client, demo_index):
     assert [h["score"] for h in data["hits"]] == [0.0] * 5
     assert sum(data["histogram"].values()) == 23
     assert len(data["histogram"]) == 16
-    # size is capped at 100; a page past the end is empty.
-    data = demo_client.get("/api/search", params={"size": 500}).json()
+    # limit is size's other name; a page past the end is empty.
+    data = demo_client.get("/api/search", params={"limit": 100}).json()
     assert (data["size"], data["total"], len(data["hits"])) == (100, 21, 21)
     data = demo_client.get("/api/search", params={"page": 9}).json()
     assert (data["total"], data["hits"]) == (21, [])
@@ -185,6 +185,9 @@ def test_browsing_pages_by_date(demo_client, demo_index):
         ({"page": "0"}, "page must be at least 1"),
         ({"page": "two"}, "page must be a whole number (got 'two')"),
         ({"size": "0"}, "size must be at least 1"),
+        ({"size": "500"}, "size must be at most 100 (got 500)"),
+        ({"limit": "100000"}, "limit must be at most 100 (got 100000)"),
+        ({"limit": "5", "size": "5"}, "give size or limit (the same thing), not both"),
     ],
 )
 def test_bad_requests_answer_400_with_one_line(demo_client, params, message, caplog):

@@ -79,6 +79,8 @@ def numbers(done: subprocess.CompletedProcess) -> list[int]:
         (["--since", "7d"], [1, 2, 4]),
         (["--until", "3h"], [2, 3, 4]),
         (["--since", "2d", "--until", "1h", "--lang", "fr,it"], [2, 4]),
+        (["--size", "1", "--sort", "date"], [1]),  # --size: --limit's other name
+        (["--limit", "2", "--sort", "date"], [1, 4]),
     ],
 )
 def test_language_lists_and_relative_dates(home: Path, options: list[str], expected: list[int]):
