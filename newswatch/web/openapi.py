@@ -156,7 +156,12 @@ OPENAPI: dict[str, Any] = {
                     _param("page", "Page number, from 1.", {"type": "integer", "minimum": 1}),
                     _param(
                         "size",
-                        "Hits per page (at most 100).",
+                        "Hits per page (at most 100; more is a 400).",
+                        {"type": "integer", "minimum": 1, "maximum": 100},
+                    ),
+                    _param(
+                        "limit",
+                        "The other name of size (not both).",
                         {"type": "integer", "minimum": 1, "maximum": 100},
                     ),
                 ],
