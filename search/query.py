@@ -204,7 +204,8 @@ class _Parser:
             if not words:
                 return None
             return Word(words[0], field=self.field) if len(words) == 1 else self.phrase(words)
-        if match := _FIELD.fullmatch(lexeme):
+        # A headline's "Superintelligenz: Meta" is words; "nosuchfield:x" is an error.
+        if (match := _FIELD.fullmatch(lexeme)) and (match[2] or match[1].lower() in TEXT_FIELDS):
             return self.parse_field(match[1], match[2])
         prefix = lexeme.endswith("*")
         body = lexeme.rstrip("*")

@@ -195,6 +195,8 @@ def test_saved_searches_may_hold_500_terms_and_no_more() -> None:
         ),
         ("title:super-intel*", And((Word("super", field="title"), Word("intel", True, "title")))),
         ('"10:30"', PhraseWords(("10", "30"))),
+        ("Superintelligenz: Meta", And((Word("Superintelligenz"), Word("Meta")))),
+        ("title: Meta", Word("Meta", field="title")),
     ],
 )
 def test_field_operators_mark_each_word(query: str, tree: object) -> None:
