@@ -16,6 +16,7 @@ from newswatch.commands.cluster import enqueue, worker
 from newswatch.commands.crawl import crawl, reparse, runs, schedule
 from newswatch.commands.demo import demo
 from newswatch.commands.es import es, flush, reindex
+from newswatch.commands.moves import moves
 from newswatch.commands.search import search, show, stats
 from newswatch.commands.sources import sources
 from newswatch.commands.topics import topics
@@ -38,7 +39,7 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
 
 
 COMMANDS = [crawl, schedule, search, show, stats, runs, reparse, sources, topics, demo]
-COMMANDS += [serve, export, alerts, es, reindex, flush, worker, enqueue]
+COMMANDS += [serve, export, alerts, es, reindex, flush, worker, enqueue, moves]
 for command in COMMANDS:
     cli.add_command(command)
 
