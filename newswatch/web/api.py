@@ -71,7 +71,10 @@ def search_request(params: Any, size: int = 10) -> SearchRequest:
         raise HTTPException(400, f"sort must be relevance or date (got {sort!r})")
     request = SearchRequest(
         query=params.get("q", ""),
-        languages=_values(params, "lang"),
+        # lang=de,FR as lang=de&lang=fr: the command line's --lang de,fr
+        languages=[
+            v.strip().lower() for x in _values(params, "lang") for v in x.split(",") if v.strip()
+        ],
         sources=_values(params, "source"),
         topics=_values(params, "topic"),
         since=params.get("since") or None,

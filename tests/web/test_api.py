@@ -427,3 +427,12 @@ def test_field_and_proximity_operators_on_the_demo(demo_client, demo_index):
             "quote the text to search for it as words"
         },
     )
+
+
+def test_lang_takes_a_list_in_any_case(demo_client):
+    def total(params: dict) -> int:
+        return demo_client.get("/api/search", params=params).json()["total"]
+
+    separate = total({"lang": ["de", "fr"]})
+    assert separate == total({"lang": "DE,fr"}) == total({"lang": " de , FR ,"})
+    assert total({"lang": "de"}) + total({"lang": "fr"}) == separate > total({"lang": "de"}) > 0
