@@ -24,8 +24,12 @@ from search.moves_lexicon import AT, FROM, HIRE, JOIN, KILL, LEAVE, NOT_NAME, OR
 _TOKEN = re.compile(r"\w+(?:-\w+)*|[^\w\s]")
 _SENTENCE_END = {".", "!", "?"}
 _BY = {"by", "par", "von", "da", "dal", "dalla", "por"}
+# "after five years at Apple": an organisation of the past is an origin.
+_YEARS = {"years", "ans", "jahren", "años", "anni", "months", "mois", "monaten", "meses", "mesi"}
 _TO_AFTER = TO - {"de"}
 _MAX_NAME = 3
+# A news sentence is far shorter; the cap keeps the per-trigger reading linear in the text.
+_MAX_TOKENS = 200
 
 
 @dataclass(frozen=True)
@@ -179,9 +183,10 @@ def _orgs_after(tokens: list[str], spans: list[_Span], t: int, kind: str) -> tup
         if span.kind != "org" or span.start <= t:
             continue
         before = tokens[span.start - 1].lower()
-        if before in FROM and before not in _TO_AFTER:
+        past = any(tok.lower() in _YEARS for tok in tokens[max(t, span.start - 4) : span.start])
+        if past or (before in FROM and before not in _TO_AFTER):
             origin = origin or span.name
-        elif before in _TO_AFTER or (span.start == t + 1 and kind == "join"):
+        elif before in _TO_AFTER or before in AT or (span.start == t + 1 and kind == "join"):
             destination = destination or span.name
         elif span.start == t + 1 and kind == "leave":
             origin = origin or span.name
@@ -194,6 +199,7 @@ def extract(title: str, body: str = "", language: str | None = None) -> list[Mov
     last_destination: str | None = None
     text = f"{title}\n{body}"
     for sentence in sentences(text):
+        sentence = sentence[:_MAX_TOKENS]
         tokens = [token for token, _, _ in sentence]
         triggers = [(n, _trigger(tok)) for n, tok in enumerate(tokens) if _trigger(tok)]
         if not triggers or _killed(tokens):
@@ -225,6 +231,8 @@ def extract(title: str, body: str = "", language: str | None = None) -> list[Mov
 
 
 def _read(tokens: list[str], spans: list[_Span], people: list[_Span], t: int, kind: str) -> list:
+    if kind == "hire" and t + 1 < len(tokens) and tokens[t + 1].lower() in _TO_AFTER:
+        kind = "join"  # "ficha por Anthropic": the person signs for the organisation
     if kind == "hire":
         if t + 2 < len(tokens) and tokens[t + 1].lower() in _BY:
             # passive: "X was hired by Meta", "assunto da Meta"
@@ -233,13 +241,24 @@ def _read(tokens: list[str], spans: list[_Span], people: list[_Span], t: int, ki
             if by and before:
                 person = before[-1]
                 origin = _first_org(spans, person.end, t)
-                return [(person, origin and origin.name, by.name, _role(tokens, person, t))]
-        subject = [s for s in spans if s.kind == "org" and s.end <= t]
+                name = origin.name if origin else _orgs_after(tokens, spans, t, "hire")[0]
+                return [(person, name, by.name, _role(tokens, person, t))]
+        subject = [
+            s
+            for s in spans
+            if s.kind == "org"
+            and s.end <= t
+            and (s.start == 0 or tokens[s.start - 1].lower() not in FROM | AT)
+        ]
         destination = subject[-1].name if subject else None
         after = [p for p in people if p.start > t]
+        if not after:
+            # "Meta hat Felix Braun von Microsoft abgeworben": the verb comes last.
+            after = [p for p in people if p.end <= t and (not subject or p.start > subject[-1].end)]
         result = []
         for n, person in enumerate(after):
             limit = after[n + 1].start if n + 1 < len(after) else len(tokens)
+            limit = t if person.end <= t < limit else limit
             origin = _first_org(spans, person.end, limit)
             role = _role(tokens, person, limit)
             result.append((person, origin and origin.name, destination, role))

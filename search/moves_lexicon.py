@@ -78,6 +78,11 @@ JOIN = {
     "passata",
 }
 LEAVE = {
+    "leaving",
+    "quitter",
+    "verlassen",
+    "dejar",
+    "lasciare",
     "leaves",
     "left",
     "quits",
@@ -94,7 +99,7 @@ LEAVE = {
     "lasciata",
 }
 # "from" before the origin, "at/of" in an appositive ("X, a scientist at DeepMind").
-FROM = {"from", "de", "d", "du", "von", "vom", "da", "dal", "dalla", "di", "del", "della"}
+FROM = {"from", "desde", "de", "d", "du", "von", "vom", "da", "dal", "dalla", "di", "del", "della"}
 AT = {"at", "of", "chez", "de", "d", "du", "bei", "von", "en", "di", "del", "della", "presso"}
 # "for/to" before the destination of a leave verb or of a join verb.
 TO = {"for", "to", "pour", "chez", "zu", "zur", "zum", "nach", "por", "a", "al", "à", "per", "in"}
