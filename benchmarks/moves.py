@@ -1,6 +1,6 @@
 """Precision and recall of talent moves on the project's own labelled texts.
 
-Run by hand:  .venv/bin/python -m benchmarks.moves [--part measure|fit] [--speed]
+Run by hand:  .venv/bin/python -m benchmarks.moves [--part measure|fit|unseen] [--speed]
 
 A found move is right when person, origin and destination are all right.
 Printed overall, per language and per trap kind; ``--speed`` also prints the
@@ -42,7 +42,7 @@ def score(texts: list[dict]) -> dict[str, list[int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--part", default="measure", choices=["measure", "fit"])
+    parser.add_argument("--part", default="measure", choices=["measure", "fit", "unseen"])
     parser.add_argument("--speed", action="store_true")
     args = parser.parse_args()
     texts = load(args.part)
